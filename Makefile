@@ -1,0 +1,26 @@
+# The two README commands: `make run` and `make test`. Both set up first.
+VENV := .venv
+PY := $(VENV)/bin/python
+LAB ?= lab-config/sim.yaml
+PYTEST_ARGS ?=
+
+.PHONY: setup run test lint bench test-vrig clean
+
+setup:
+	@bash scripts/setup.sh
+
+run: setup
+	$(VENV)/bin/hil run --lab $(LAB)
+
+test: setup
+	$(VENV)/bin/ruff check hil tests suites bench
+	$(PY) -m pytest -n 2 tests $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check hil tests suites bench
+
+bench: setup
+	$(PY) -m bench
+
+clean:
+	rm -rf out

@@ -1,0 +1,73 @@
+"""What a suite talks to: a board's console, lab side and facts.
+
+Suites never know which tier they run on; this is the layer that does. It
+starts sim boards on demand (`sim://`), and hands out shells whose
+transcripts are the evidence attached to every test.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from hil.board.labside import LabSide, NoLabSide, SimLabSide
+from hil.console import ShellSession, open_shell
+from hil.lab.models import BoardConfig, LabConfig
+
+
+class Board:
+    """One board of the lab."""
+
+    def __init__(self, lab: LabConfig, config: BoardConfig) -> None:
+        self.lab_config = lab
+        self.config = config
+        self.name = config.name
+        self._endpoint = None
+        self.lab: LabSide = self._make_lab_side()
+
+    def _make_lab_side(self) -> LabSide:
+        if self.config.is_sim:
+            return SimLabSide(self.name, self.sim_endpoint)
+        return NoLabSide(self.name)
+
+    @functools.cached_property
+    def sim_endpoint(self):
+        from hil.sim.server import endpoint
+
+        return endpoint(self.lab_config, self.name)
+
+    @property
+    def device_type(self) -> str:
+        return self.config.device_type
+
+    def console_target(self) -> str:
+        """What the console layer opens: the pty of a sim board, else the url."""
+        if self.config.is_sim:
+            return self.sim_endpoint.pty
+        return self.config.console.url
+
+    def open_shell(
+        self, transcript: str | Path | None = None, timeout: float | None = None
+    ) -> ShellSession:
+        c = self.config.console
+        return open_shell(
+            self.console_target(),
+            baudrate=c.baudrate,
+            username=c.username,
+            password=c.password,
+            transcript=str(transcript) if transcript else None,
+            name=self.name,
+            timeout=timeout or c.login_timeout,
+            port_timeout=c.port_timeout,
+            flow_control=c.flow_control,
+            exclusive=c.exclusive,
+        )
+
+    def capabilities(self) -> set[str]:
+        """What this board offers to suites (for `@pytest.mark.needs`)."""
+        caps = {"console", "ethernet"}
+        if self.config.modems:
+            caps.add("modem")
+        if self.config.wifi:
+            caps |= {"wifi", "hotspot"}
+        return caps

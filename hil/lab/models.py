@@ -1,0 +1,219 @@
+"""The lab config (DESIGN.md "Lab config") as typed pydantic models.
+
+Validation happens here, at the edge: unknown keys, wrong types and bad values
+are rejected with the key path; `hil.lab.loader` turns that into one line.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from hil.lab.faults import FAULTS
+
+_VID_PID = re.compile(r"^[0-9a-f]{4}:[0-9a-f]{4}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class ConsoleConfig(Model):
+    url: str
+    baudrate: int = Field(115200, gt=0)
+    username: str | None = None
+    password: str | None = None
+    flow_control: Literal["none", "rtscts", "xonxoff"] = "none"
+    exclusive: bool = True
+    #: seconds to wait for a missing port (board off, adapter unplugged)
+    port_timeout: float = Field(30.0, ge=0)
+    #: seconds to reach a shell prompt from whatever state the line is in
+    login_timeout: float = Field(60.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, url: str) -> str:
+        if url.startswith("/"):
+            return url
+        scheme = url.split("://", 1)[0] if "://" in url else ""
+        if scheme not in {"sim", "qemu", "rfc2217", "socket", "replay", "loop"}:
+            raise ValueError(
+                "expected /dev/..., sim://NAME, qemu://NAME, rfc2217://HOST:PORT, "
+                f"socket://HOST:PORT or replay://FILE, got {url!r}"
+            )
+        return url
+
+    @property
+    def scheme(self) -> str:
+        return "tty" if self.url.startswith("/") else self.url.split("://", 1)[0]
+
+
+class PowerConfig(Model):
+    driver: Literal["uhubctl", "command", "manual", "sim"]
+    location: str | None = None
+    port: int | None = None
+    on: str | None = None
+    off: str | None = None
+    cycle: str | None = None
+    #: seconds the power stays off during a cycle
+    off_time: float = Field(3.0, ge=0)
+
+    @model_validator(mode="after")
+    def _driver_fields(self) -> PowerConfig:
+        if self.driver == "uhubctl" and (self.location is None or self.port is None):
+            raise ValueError("driver uhubctl needs location and port")
+        if self.driver == "command" and not (self.on and self.off):
+            raise ValueError("driver command needs on and off commands")
+        return self
+
+
+class ModemConfig(Model):
+    name: str
+    model: str
+    usb_path: str
+    apn: str | None = None
+    number: str | None = None
+    username: str | None = None
+    password: str | None = None
+    pin: str | None = None
+    #: minimal signal quality (percent) the cellular suite accepts
+    min_signal: int = Field(10, ge=0, le=100)
+    #: a usb_modeswitch configuration for a modem the database does not know
+    modeswitch_config: str | None = None
+
+
+class WifiConfig(Model):
+    name: str
+    ssid: str = Field(min_length=1)
+    security: Literal["none", "wpa-psk", "wpa-eap"] = "wpa-psk"
+    psk: str | None = None
+    hidden: bool = False
+    eap: Literal["peap", "ttls", "tls"] | None = None
+    identity: str | None = None
+    password: str | None = None
+    phase2_auth: str | None = "mschapv2"
+    ca_cert: str | None = None
+    priority: int | None = None
+
+    @model_validator(mode="after")
+    def _credentials(self) -> WifiConfig:
+        if self.security == "wpa-psk" and not self.psk:
+            raise ValueError("security wpa-psk needs psk")
+        if self.security == "wpa-eap" and not (self.eap and self.identity):
+            raise ValueError("security wpa-eap needs eap and identity")
+        return self
+
+
+class SimModem(Model):
+    name: str
+    vid_pid: str
+    sim: Literal["ready", "missing", "locked"] = "ready"
+    pin: str | None = None
+    operator: str = "hil-net"
+    signal: int = Field(70, ge=0, le=100)
+    apn: str | None = None
+    firmware: str | None = None
+    #: the physical port (ID_PATH) the modem sits in; default derived from order
+    usb_path: str | None = None
+
+    @field_validator("vid_pid")
+    @classmethod
+    def _vid_pid(cls, v: str) -> str:
+        if not _VID_PID.match(v):
+            raise ValueError(f"expected VVVV:PPPP with 4 lowercase hex digits each, got {v!r}")
+        return v
+
+
+class SimNetwork(Model):
+    ssid: str = Field(min_length=1, max_length=32)
+    security: Literal["none", "wpa-psk", "wpa-eap"] = "wpa-psk"
+    psk: str | None = None
+    hidden: bool = False
+    channel: int = Field(6, ge=1, le=196)
+    eap: Literal["peap", "ttls", "tls"] | None = None
+    identity: str | None = None
+    password: str | None = None
+    bssid: str | None = None
+    signal: int = Field(80, ge=0, le=100)
+
+
+class SimWorld(Model):
+    os_release: str = "2.113.4"
+    hostname: str | None = None
+    modems: list[SimModem] = []
+    networks: list[SimNetwork] = []
+    ethernet: bool = True
+
+
+FaultName = Annotated[str, Field(min_length=1)]
+
+
+class BoardConfig(Model):
+    name: str
+    device_type: str
+    console: ConsoleConfig
+    power: PowerConfig | None = None
+    modems: list[ModemConfig] = []
+    wifi: list[WifiConfig] = []
+    faults: list[FaultName] = []
+    os_release: str | None = None
+    sim: SimWorld | None = None
+    qemu: dict[str, object] | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _NAME.match(v):
+            raise ValueError(f"expected letters, digits, '-', '_' or '.', got {v!r}")
+        return v
+
+    @field_validator("faults")
+    @classmethod
+    def _faults(cls, v: list[str]) -> list[str]:
+        for name in v:
+            if name not in FAULTS:
+                raise ValueError(f"unknown fault {name!r} (known: {', '.join(sorted(FAULTS))})")
+        return v
+
+    @model_validator(mode="after")
+    def _sim_world(self) -> BoardConfig:
+        if self.console.scheme == "sim" and self.sim is None:
+            self.sim = SimWorld()
+        if self.sim is not None:
+            names = {m.name for m in self.sim.modems}
+            for i, modem in enumerate(self.modems):
+                if self.console.scheme == "sim" and modem.name not in names:
+                    raise ValueError(
+                        f"modems[{i}] {modem.name!r} is not plugged into the sim "
+                        f"(sim.modems has: {', '.join(sorted(names)) or 'none'})"
+                    )
+        return self
+
+    @property
+    def is_sim(self) -> bool:
+        return self.console.scheme == "sim"
+
+
+class LabConfig(Model):
+    name: str
+    boards: list[BoardConfig] = Field(min_length=1)
+    #: where rig locks live (shared between runs on the lab host)
+    lock_dir: str | None = None
+
+    @model_validator(mode="after")
+    def _unique_boards(self) -> LabConfig:
+        seen: set[str] = set()
+        for board in self.boards:
+            if board.name in seen:
+                raise ValueError(f"duplicate board name {board.name!r}")
+            seen.add(board.name)
+        return self
+
+    def board(self, name: str) -> BoardConfig:
+        for b in self.boards:
+            if b.name == name:
+                return b
+        raise KeyError(name)

@@ -1,0 +1,139 @@
+"""The pytest plugin behind the suites (registered through the `pytest11` entry point).
+
+Options `--lab` and `--board`; fixtures `lab`, `board` (tests are parameterised
+over the lab's boards, ids are board names) and `shell`; markers
+`needs(...)` (a board that lacks it skips with the reason) and `faults(...)`
+(the lab faults that must turn the test red).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hil.board import Board, FaultUnsupported
+from hil.console import ShellSession
+from hil.errors import HilError
+from hil.lab import DEFAULT_LAB, LabConfig, load_lab
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("hil", "hardware-in-the-loop")
+    group.addoption("--lab", default=str(DEFAULT_LAB), help="lab config (YAML)")
+    group.addoption(
+        "--board",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="run only on these boards (repeatable)",
+    )
+    group.addoption(
+        "--transcripts",
+        default="out/transcripts",
+        metavar="DIR",
+        help="where console transcripts are written",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "needs(*what): board capabilities the test needs (modem, wifi, ethernet, hotspot)",
+    )
+    config.addinivalue_line(
+        "markers", "faults(*names): lab faults that must turn this test red (see `hil sim faults`)"
+    )
+
+
+def _lab(config: pytest.Config) -> LabConfig:
+    cached = getattr(config, "_hil_lab", None)
+    if cached is None:
+        try:
+            cached = load_lab(config.getoption("--lab"))
+        except HilError as e:
+            raise pytest.UsageError(str(e)) from None
+        config._hil_lab = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def _boards(config: pytest.Config) -> list[Board]:
+    cached = getattr(config, "_hil_boards", None)
+    if cached is None:
+        lab = _lab(config)
+        wanted = config.getoption("--board")
+        unknown = set(wanted) - {b.name for b in lab.boards}
+        if unknown:
+            raise pytest.UsageError(
+                f"--board: no board named {', '.join(sorted(unknown))} "
+                f"in {config.getoption('--lab')}"
+            )
+        cached = [Board(lab, b) for b in lab.boards if not wanted or b.name in wanted]
+        config._hil_boards = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "board" in metafunc.fixturenames:
+        boards = _boards(metafunc.config)
+        metafunc.parametrize(
+            "board", boards, ids=[b.name for b in boards], indirect=True, scope="session"
+        )
+
+
+@pytest.fixture(scope="session")
+def lab(pytestconfig: pytest.Config) -> LabConfig:
+    """The lab config of this run."""
+    return _lab(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def board(request: pytest.FixtureRequest) -> Board:
+    """The board under test (the test is parameterised over the lab's boards)."""
+    return request.param
+
+
+@pytest.fixture(autouse=True)
+def _hil_needs(request: pytest.FixtureRequest) -> None:
+    marker = request.node.get_closest_marker("needs")
+    if marker is None or "board" not in request.fixturenames:
+        return
+    board: Board = request.getfixturevalue("board")
+    missing = [n for n in marker.args if n not in board.capabilities()]
+    if missing:
+        pytest.skip(f"{board.name}: lab config gives this board no {', '.join(missing)}")
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:150]
+
+
+@pytest.fixture
+def shell(request: pytest.FixtureRequest, board: Board) -> Iterator[ShellSession]:
+    """A shell on the board's console; its transcript is the test's evidence."""
+    root = Path(request.config.getoption("--transcripts"))
+    path = root / board.name / f"{_safe(request.node.name)}.log"
+    path.unlink(missing_ok=True)
+    session = board.open_shell(transcript=path)
+    request.node.hil_transcript = path  # type: ignore[attr-defined]
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    # a fault the rig cannot produce is a skip with the reason, not an error
+    item.hil_fault_guard = True  # type: ignore[attr-defined]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    if call.excinfo is not None and call.excinfo.errisinstance(FaultUnsupported):
+        report.outcome = "skipped"
+        report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {call.excinfo.value}")

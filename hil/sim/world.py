@@ -1,0 +1,147 @@
+"""The state of one simulated balenaOS board: files, facts, faults, clock.
+
+Subsystems (NetworkManager, ModemManager, the USB bus, WiFi) hang off the
+world and are driven by command handlers; `boot()` rebuilds what a real boot
+rebuilds and keeps what persists (the boot partition, the state overlay).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import zlib
+from collections.abc import Callable
+
+from hil.lab.models import BoardConfig, SimWorld
+from hil.sim.vfs import VirtualFS
+
+BOOT = "/mnt/boot"
+OVERLAY_CONNECTIONS = "/etc/NetworkManager/system-connections"
+
+KERNELS = {
+    "raspberrypi4-64": ("5.15.92", "aarch64"),
+    "raspberrypi3-64": ("5.15.92", "aarch64"),
+    "raspberrypi3": ("5.15.92", "armv7l"),
+    "raspberrypi0-2w-64": ("5.15.92", "aarch64"),
+    "fincm3": ("5.15.92", "armv7l"),
+}
+
+RESIN_SAMPLE = """\
+[connection]
+id=resin-sample
+type=wifi
+
+[wifi]
+hidden=true
+mode=infrastructure
+ssid=My_Wifi_Ssid
+
+[ipv4]
+method=auto
+
+[ipv6]
+addr-gen-mode=stable-privacy
+method=auto
+
+[wifi-security]
+auth-alg=open
+key-mgmt=wpa-psk
+psk=super_secret_wifi_password
+"""
+
+
+class Clock:
+    """World time. Events of the lab (DHCP, registration, timeouts) are
+    compressed by `scale`: a 60 s registration takes 60 × scale real seconds."""
+
+    def __init__(self, scale: float = 0.02) -> None:
+        self.scale = scale
+        self.booted_at = time.monotonic()
+
+    def uptime(self) -> float:
+        return time.monotonic() - self.booted_at
+
+    def real_seconds(self, world_seconds: float) -> float:
+        return world_seconds * self.scale
+
+    def reset(self) -> None:
+        self.booted_at = time.monotonic()
+
+
+class World:
+    """Everything the simulated board knows and remembers."""
+
+    def __init__(self, board: BoardConfig) -> None:
+        assert board.sim is not None
+        self.board = board
+        self.spec: SimWorld = board.sim
+        self.device_type = board.device_type
+        self.hostname = board.sim.hostname or board.name
+        self.os_release = board.sim.os_release
+        self.fs = VirtualFS()
+        self.clock = Clock()
+        self.faults: set[str] = set(board.faults)
+        self.lock = threading.RLock()
+        self.boot_count = 0
+        #: functions run at every boot after the base files are laid out
+        self.boot_hooks: list[Callable[[World], None]] = []
+        #: subsystems by name (added by later layers of the model)
+        self.subsystems: dict[str, object] = {}
+        self._lay_out_boot_partition()
+
+    # -- faults --------------------------------------------------------
+    def fault(self, name: str) -> bool:
+        return name in self.faults
+
+    def set_fault(self, name: str, on: bool) -> None:
+        with self.lock:
+            (self.faults.add if on else self.faults.discard)(name)
+
+    # -- boot ----------------------------------------------------------
+    def _lay_out_boot_partition(self) -> None:
+        """The boot partition persists across boots: lay it out once."""
+        fs = self.fs
+        config = {
+            "deviceType": self.device_type,
+            "hostname": self.hostname,
+            "persistentLogging": False,
+            "localMode": True,
+            "uuid": (self.hostname * 8)[:32],
+        }
+        fs.write(f"{BOOT}/config.json", json.dumps(config, indent=2) + "\n")
+        fs.write(f"{BOOT}/system-connections/resin-sample.ignore", RESIN_SAMPLE, mode=0o600)
+        fs.mkdir(f"{BOOT}/system-proxy")
+        fs.mkdir(OVERLAY_CONNECTIONS)
+
+    def boot(self) -> None:
+        """What a (re)boot rebuilds: volatile files, clock, then the hooks."""
+        self.boot_count += 1
+        self.clock.reset()
+        fs = self.fs
+        version = self.os_release
+        fs.write(
+            "/etc/os-release",
+            f'ID="balena-os"\nNAME="balenaOS"\nVERSION="{version}"\nVERSION_ID="{version}"\n'
+            f'PRETTY_NAME="balenaOS {version}"\nMACHINE="{self.device_type}"\n'
+            f'VARIANT="Development"\nVARIANT_ID="dev"\nMETA_BALENA_VERSION="{version}"\n'
+            f'BALENA_BOARD_REV="{zlib.crc32(version.encode()) & 0xFFFFFFF:07x}"\n'
+            f'SLUG="{self.device_type}"\n',
+        )
+        fs.write("/etc/hostname", self.hostname + "\n")
+        fs.mkdir("/home/root")
+        fs.mkdir("/tmp")
+        fs.mkdir("/run")
+        fs.mkdir("/var/log")
+        fs.mkdir("/mnt/state/root-overlay/etc")
+        fs.write("/proc/version", f"Linux version {self.kernel} (oe-user@oe-host) #1 SMP PREEMPT\n")
+        for hook in self.boot_hooks:
+            hook(self)
+
+    @property
+    def kernel(self) -> str:
+        return KERNELS.get(self.device_type, ("5.15.92", "aarch64"))[0]
+
+    @property
+    def machine(self) -> str:
+        return KERNELS.get(self.device_type, ("5.15.92", "aarch64"))[1]

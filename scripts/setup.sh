@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Idempotent setup for a fresh Debian 12 machine (as root): apt packages,
+# .venv at the repo root (Debian's python, so libnm/umockdev GI bindings are
+# visible), the package installed editable, npm packages into the repo.
+# Fast when everything is already there: each step checks before it acts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  python3-venv python3-gi gir1.2-nm-1.0 network-manager modemmanager
+  umockdev gir1.2-umockdev-1.0 usb-modeswitch usb-modeswitch-data
+  mtools dosfstools fdisk ser2net socat busybox bmap-tools uhubctl
+  chromium iw iproute2 bash
+)
+# node/npm may come from Debian or from a nodesource package that bundles npm
+command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing apt packages: ${missing[*]}"
+  if [ "$(id -u)" != 0 ]; then
+    echo "setup: need root to install ${missing[*]}" >&2; exit 1
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+stamp=.venv/.hil-setup-stamp
+want=$(cat pyproject.toml | sha256sum | cut -d' ' -f1)
+if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "setup: creating .venv"
+  [ -x .venv/bin/python ] || /usr/bin/python3 -m venv --system-site-packages .venv
+  .venv/bin/python -m pip install -q --upgrade pip >/dev/null
+  .venv/bin/python -m pip install -q -e '.[dev]'
+  echo "$want" > "$stamp"
+fi
+
+if [ -f package.json ]; then
+  npm_want=$(cat package.json package-lock.json 2>/dev/null | sha256sum | cut -d' ' -f1)
+  if [ "$(cat node_modules/.hil-stamp 2>/dev/null)" != "$npm_want" ]; then
+    echo "setup: installing npm packages"
+    npm ci --no-audit --no-fund --loglevel=error >/dev/null
+    echo "$npm_want" > node_modules/.hil-stamp
+  fi
+fi
