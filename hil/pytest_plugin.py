@@ -76,7 +76,9 @@ def _boards(config: pytest.Config) -> list[Board]:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "board" in metafunc.fixturenames:
+    # only where `board` is this plugin's fixture (a test module may define its own)
+    defs = metafunc.definition._fixtureinfo.name2fixturedefs.get("board", ())
+    if defs and defs[-1].func.__module__ == __name__:
         boards = _boards(metafunc.config)
         metafunc.parametrize(
             "board", boards, ids=[b.name for b in boards], indirect=True, scope="session"

@@ -89,6 +89,17 @@ class World:
         #: subsystems by name (added by later layers of the model)
         self.subsystems: dict[str, object] = {}
         self._lay_out_boot_partition()
+        from hil.sim.nm import NetworkManager
+
+        self.nm = NetworkManager(self)
+        #: systemd units `systemctl` knows: name → (start, stop)
+        self.services: dict[str, tuple[Callable[[], None], Callable[[], None]]] = {
+            "NetworkManager": (self.nm.start, self.nm.stop),
+        }
+        #: whether each service runs
+        self.service_probes: dict[str, Callable[[], bool]] = {
+            "NetworkManager": lambda: self.nm.running,
+        }
 
     # -- faults --------------------------------------------------------
     def fault(self, name: str) -> bool:
@@ -135,8 +146,27 @@ class World:
         fs.mkdir("/var/log")
         fs.mkdir("/mnt/state/root-overlay/etc")
         fs.write("/proc/version", f"Linux version {self.kernel} (oe-user@oe-host) #1 SMP PREEMPT\n")
+        self._copy_boot_connections()
         for hook in self.boot_hooks:
             hook(self)
+        self.nm.start()
+
+    def _copy_boot_connections(self) -> None:
+        """balenaOS at boot: the boot partition's system-connections/ are copied into
+        the state overlay (bind-mounted on NetworkManager's directory) without
+        removing what is already there; `*.ignore` files are skipped."""
+        src = f"{BOOT}/system-connections"
+        if not self.fs.isdir(src):
+            return
+        for name in self.fs.listdir(src):
+            path = f"{src}/{name}"
+            if name.endswith(".ignore") or not self.fs.isfile(path):
+                continue
+            self.fs.write(f"{OVERLAY_CONNECTIONS}/{name}", self.fs.read(path), mode=0o600)
+
+    def service_active(self, unit: str) -> bool:
+        probe = self.service_probes.get(unit)
+        return probe() if probe else False
 
     @property
     def kernel(self) -> str:
