@@ -17,7 +17,7 @@ import pytest
 from hil.board import Board, FaultUnsupported
 from hil.console import ShellSession
 from hil.errors import HilError
-from hil.lab import DEFAULT_LAB, LabConfig, load_lab
+from hil.lab import DEFAULT_LAB, FAULTS, LabConfig, load_lab
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -36,9 +36,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="DIR",
         help="where console transcripts are written",
     )
+    group.addoption(
+        "--lab-fault",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="switch this lab fault on for every board for the whole run "
+        "(repeatable; as `faults:` in the lab config)",
+    )
+    group.addoption(
+        "--outcomes",
+        metavar="FILE",
+        help="write each test's outcome (passed/failed/broken/skipped) and reason as JSON",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    path = config.getoption("--outcomes", None)
+    if path and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(_Outcomes(path), "hil-outcomes")
     config.addinivalue_line(
         "markers",
         "needs(*what): board capabilities the test needs (modem, wifi, ethernet, hotspot)",
@@ -70,6 +86,12 @@ def _boards(config: pytest.Config) -> list[Board]:
                 f"--board: no board named {', '.join(sorted(unknown))} "
                 f"in {config.getoption('--lab')}"
             )
+        extra = config.getoption("--lab-fault")
+        for name in extra:
+            if name not in FAULTS:
+                raise pytest.UsageError(f"--lab-fault: unknown fault {name!r}")
+        for b in lab.boards:  # as if the lab config listed them: on from boot
+            b.faults = [*b.faults, *(f for f in extra if f not in b.faults)]
         cached = [Board(lab, b) for b in lab.boards if not wanted or b.name in wanted]
         config._hil_boards = cached  # type: ignore[attr-defined]
     return cached
@@ -94,7 +116,13 @@ def lab(pytestconfig: pytest.Config) -> LabConfig:
 @pytest.fixture(scope="session")
 def board(request: pytest.FixtureRequest) -> Board:
     """The board under test (the test is parameterised over the lab's boards)."""
-    return request.param
+    b: Board = request.param
+    for name in request.config.getoption("--lab-fault"):
+        if name not in FAULTS:
+            raise pytest.UsageError(f"--lab-fault: unknown fault {name!r}")
+        if b.lab.supports(name):
+            b.lab.set_fault(name, True)
+    return b
 
 
 @pytest.fixture(autouse=True)
@@ -139,3 +167,53 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     if call.excinfo is not None and call.excinfo.errisinstance(FaultUnsupported):
         report.outcome = "skipped"
         report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {call.excinfo.value}")
+
+
+def outcome_of(report: pytest.TestReport) -> str:
+    """allure's view: an AssertionError fails a test, any other exception breaks it."""
+    if report.skipped:
+        return "skipped"
+    if report.passed:
+        return "passed"
+    excinfo = getattr(report, "longrepr", None)
+    text = str(excinfo) if excinfo is not None else ""
+    if report.when == "call" and ("AssertionError" in text or "\nE       assert" in text):
+        return "failed"
+    return "broken"
+
+
+class _Outcomes:
+    """Collects per-test outcomes for `--outcomes FILE` (the fault matrix reads them)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.results: dict[str, dict[str, str]] = {}
+
+    @pytest.hookimpl
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        current = self.results.get(report.nodeid)
+        if (
+            report.when == "call"
+            or (report.when == "setup" and not report.passed)
+            or (
+                report.when == "teardown"
+                and report.failed
+                and current
+                and current["outcome"] == "passed"
+            )
+        ):
+            outcome = outcome_of(report)
+            if report.when == "teardown":
+                outcome = "broken"
+            reason = ""
+            if not report.passed:
+                reason = getattr(report, "longreprtext", "") or str(report.longrepr or "")
+                reason = reason.strip().splitlines()[-1] if reason.strip() else ""
+            self.results[report.nodeid] = {"outcome": outcome, "reason": reason[:500]}
+
+    @pytest.hookimpl
+    def pytest_sessionfinish(self) -> None:
+        import json
+
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        Path(self.path).write_text(json.dumps(self.results, indent=1, sort_keys=True))

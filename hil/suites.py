@@ -50,7 +50,7 @@ def fault_coverage(lab_path: str) -> dict[str, list[str]]:
                             ids.append(base)
 
     pytest.main(
-        ["--collect-only", "-q", "-p", "no:terminal", f"--lab={lab_path}", *map(str, files)],
+        ["--collect-only", "-p", "no:terminal", f"--lab={lab_path}", *map(str, files)],
         plugins=[_Collector()],
     )
     return coverage

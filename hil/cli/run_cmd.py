@@ -74,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
         f"--alluredir={results}",
         "-p",
         "no:cacheprovider",
+        "-W",
+        "ignore::pytest.PytestAssertRewriteWarning",
         *[f"--board={b}" for b in args.board],
         *extra,
     ]

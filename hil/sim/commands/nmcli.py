@@ -783,3 +783,36 @@ def _con_show(p: Proc, o: Opts, args: list[str]) -> int:
     )
     _table(p, o, names, rows)
     return 0
+
+
+@command("nm-online")
+def nm_online(p: Proc) -> int:
+    """`nm-online [-s] [-q] [-t SECONDS]`: wait for NetworkManager's startup / connectivity."""
+    args = p.args[1:]
+    timeout = 30.0
+    if "-t" in args and args.index("-t") + 1 < len(args):
+        timeout = float(args[args.index("-t") + 1])
+    quiet = "-q" in args
+    nm: NetworkManager = p.world.nm
+    if not nm.running:
+        p.sleep(min(timeout, 1.0))
+        if not quiet:
+            p.out("\nStartup complete failed: NetworkManager is not running\n")
+        return 1
+    # each round: sleep until the activations in flight end; autoconnect may start more
+    deadline_world = timeout / p.world.clock.scale
+    waited = 0.0
+    while True:
+        nm.tick()
+        left = nm.settling_seconds()
+        if left <= 0 or waited >= deadline_world:
+            break
+        step = min(left, deadline_world - waited) + 0.1
+        p.sleep(p.world.clock.real_seconds(step))
+        waited += step
+    nm.tick()
+    online = nm.default_device() is not None
+    ok = nm.settling_seconds() <= 0 if "-s" in args else online
+    if not quiet:
+        p.out(f"\rConnecting...............   {int(timeout)}s [{'online' if ok else 'offline'}]\n")
+    return 0 if ok else 1

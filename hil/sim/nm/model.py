@@ -417,6 +417,12 @@ class NetworkManager:
             if changed:
                 self.autoconnect()
 
+    def settling_seconds(self) -> float:
+        """World seconds until no activation is in progress (startup complete)."""
+        now = self.now()
+        left = [a.started + a.duration - now for a in self.active()]
+        return max([0.0, *left])
+
     # -- views ---------------------------------------------------------
     def active(self) -> list[Activation]:
         """Activations in progress or done (after a tick)."""
