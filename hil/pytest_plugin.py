@@ -107,6 +107,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         )
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Each board's tests stay together, in order, on one xdist worker (--dist loadgroup)."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        board = callspec.params.get("board") if callspec else None
+        if isinstance(board, Board):
+            item.add_marker(pytest.mark.xdist_group(name=board.name))
+
+
 @pytest.fixture(scope="session")
 def lab(pytestconfig: pytest.Config) -> LabConfig:
     """The lab config of this run."""

@@ -11,6 +11,7 @@ import functools
 from pathlib import Path
 
 from hil.board.labside import LabSide, NoLabSide, SimLabSide
+from hil.board.lock import RigLock
 from hil.console import ShellSession, open_shell
 from hil.lab.models import BoardConfig, LabConfig
 
@@ -62,6 +63,29 @@ class Board:
             flow_control=c.flow_control,
             exclusive=c.exclusive,
         )
+
+    @functools.cached_property
+    def power(self):
+        """The board's power driver (the lab config's `power.driver`)."""
+        from hil.power import make_driver
+
+        config = self.config.power
+        if config is None and self.config.is_sim:
+            from hil.lab.models import PowerConfig
+
+            config = PowerConfig(driver="sim")
+        return make_driver(self.name, config, self.sim_endpoint if self.config.is_sim else None)
+
+    def lock(self) -> RigLock:
+        """This board's rig lock (not taken yet)."""
+        return RigLock(self.lab_config.name, self.name, self.lab_config.lock_dir)
+
+    def power_cycle(self, wait: bool = True, timeout: float | None = None) -> None:
+        """Cycle the power; with `wait`, until the console answers at a shell again
+        (USB-serial adapters vanish while the board is off: the port is waited for)."""
+        self.power.cycle()
+        if wait:
+            self.open_shell(timeout=timeout).close()
 
     def capabilities(self) -> set[str]:
         """What this board offers to suites (for `@pytest.mark.needs`)."""

@@ -28,6 +28,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="seconds before the command is interrupted (default 60)",
     )
     p.add_argument("--transcript", metavar="FILE", help="write the console transcript here")
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="if another run holds the board, wait for it (default: exit 255 at "
+        "once, naming the holder)",
+    )
     p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD...")
     p.set_defaults(func=run)
 
@@ -39,6 +45,18 @@ def run(args: argparse.Namespace) -> int:
         return 2
     lab = load(args)
     board = find_board(lab, args.board, args.lab)
+    lock = None
+    if not board.config.is_sim:  # a sim board in this process is ours alone
+        lock = board.lock()
+        lock.acquire(wait=args.wait, notify=lambda m: sys.stderr.write(f"hil: {m}\n"))
+    try:
+        return _exec(board, words, args)
+    finally:
+        if lock:
+            lock.release()
+
+
+def _exec(board, words: list[str], args: argparse.Namespace) -> int:
     with board.open_shell(transcript=args.transcript) as sh:
         try:
             result = sh.run(" ".join(words), timeout=args.timeout)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+from hil.board import Board
 from hil.cli.common import add_lab_option, load
 from hil.errors import ConfigError
 from hil.suites import SUITE_NAMES, suite_files
@@ -47,6 +51,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="HTML report directory (default out/report)",
     )
+    p.add_argument(
+        "--workers",
+        default="auto",
+        metavar="N",
+        help="boards run in parallel on N worker processes, each board's tests in "
+        "order on one worker (default auto: one per board up to the CPU count; "
+        "1 runs everything in this process)",
+    )
+    p.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="fail at once if a board is in use by another run (default: wait)",
+    )
     p.add_argument("pytest_args", nargs=argparse.REMAINDER, metavar="-- PYTEST_ARGS")
     p.set_defaults(func=run)
 
@@ -59,7 +76,9 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"--suite: unknown suite {', '.join(unknown)} (known: {', '.join(SUITE_NAMES)})"
         )
-    load(args)  # config errors are exit 2 before anything starts
+    lab = load(args)  # config errors are exit 2 before anything starts
+    boards = [b for b in lab.boards if not args.board or b.name in args.board]
+    workers = _workers(args.workers, len(boards))
     results = Path(args.results)
     shutil.rmtree(results, ignore_errors=True)
     results.mkdir(parents=True)
@@ -79,10 +98,56 @@ def run(args: argparse.Namespace) -> int:
         *[f"--board={b}" for b in args.board],
         *extra,
     ]
-    code = pytest.main(argv)
+    if workers > 1:
+        argv += ["-n", str(workers), "--dist", "loadgroup"]
+    with ExitStack() as stack:
+        for b in boards:
+            if not b.is_sim:  # sim boards are private to this run
+                lock = Board(lab, b).lock()
+                lock.acquire(
+                    wait=not args.no_wait,
+                    notify=lambda msg: print(f"hil run: {msg}", file=sys.stderr),
+                )
+                stack.callback(lock.release)
+        if workers > 1 and any(b.is_sim for b in boards):
+            stack.enter_context(_shared_sim(lab))
+        code = pytest.main(argv)
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
         print("hil run: no tests selected", file=sys.stderr)
         return 0
     if code == pytest.ExitCode.USAGE_ERROR:
         return 2
     return 0 if code == pytest.ExitCode.OK else 1
+
+
+def _workers(value: str, boards: int) -> int:
+    if value == "auto":
+        return max(1, min(boards, os.cpu_count() or 1))
+    try:
+        n = int(value)
+    except ValueError:
+        raise ConfigError(f"--workers: expected a number or auto, got {value!r}") from None
+    if n < 1:
+        raise ConfigError("--workers: must be at least 1")
+    return n
+
+
+@contextmanager
+def _shared_sim(lab) -> Iterator[None]:
+    """Serve the sim boards from this process for all workers (one world per board)."""
+    import tempfile
+
+    from hil.sim.server import SimServer
+
+    saved = os.environ.get("HIL_SIM_DIR")
+    with tempfile.TemporaryDirectory(prefix="hil-run-sim-") as tmp:
+        os.environ["HIL_SIM_DIR"] = tmp
+        server = SimServer(lab, publish=True).start()
+        try:
+            yield
+        finally:
+            server.stop()
+            if saved is None:
+                os.environ.pop("HIL_SIM_DIR", None)
+            else:
+                os.environ["HIL_SIM_DIR"] = saved

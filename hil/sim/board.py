@@ -52,6 +52,8 @@ class SimBoard:
         self._stop = threading.Event()
         self._write_lock = threading.Lock()
         self._reboot_pending = threading.Event()
+        self._powered = threading.Event()
+        self._powered.set()
         self._threads: list[threading.Thread] = []
         self.commands_run = 0
 
@@ -78,6 +80,18 @@ class SimBoard:
         self._reboot_pending.set()
         self._interrupt.set()
         self._input.put(b"")
+
+    def set_power(self, on: bool) -> None:
+        """The power switch: off silences the line until switched on (then it boots)."""
+        if on:
+            self._powered.set()
+        else:
+            self._powered.clear()
+            self.reboot()
+
+    @property
+    def powered(self) -> bool:
+        return self._powered.is_set()
 
     # -- the line ------------------------------------------------------
     def write(self, data: bytes | str, faults: bool = True) -> None:
@@ -175,6 +189,10 @@ class SimBoard:
     # -- the board -----------------------------------------------------
     def _main_loop(self) -> None:
         while not self._stop.is_set():
+            while not self._powered.wait(0.2):
+                if self._stop.is_set():
+                    return
+            self._drain_input()
             self._reboot_pending.clear()
             self._interrupt.clear()
             self._busy = False
@@ -190,6 +208,14 @@ class SimBoard:
             except Exception as e:  # a bug in the model must not kill the line silently
                 self.write(f"\r\n[sim] internal error: {e!r}\r\n")
                 time.sleep(0.5)
+
+    def _drain_input(self) -> None:
+        """What was typed at a board that was off or rebooting is gone."""
+        while True:
+            try:
+                self._input.get_nowait()
+            except queue.Empty:
+                return
 
     def _boot(self) -> None:
         w = self.world

@@ -117,6 +117,9 @@ class SimServer:
         if op == "reboot":
             board.reboot()
             return {"ok": True}
+        if op == "power":
+            board.set_power(bool(req["on"]))
+            return {"ok": True, "powered": board.powered}
         return {"ok": False, "error": f"unknown op {op!r}"}
 
 

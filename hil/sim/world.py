@@ -140,6 +140,9 @@ class World:
             f'SLUG="{self.device_type}"\n',
         )
         fs.write("/etc/hostname", self.hostname + "\n")
+        for volatile in ("/tmp", "/run", "/var/volatile"):  # tmpfs: gone at every boot
+            if fs.exists(volatile):
+                fs.remove(volatile, recursive=True)
         fs.mkdir("/home/root")
         fs.mkdir("/tmp")
         fs.mkdir("/run")
