@@ -65,10 +65,14 @@ class SimBoard:
             self._threads.append(t)
         return self
 
-    def stop(self) -> None:
+    def signal_stop(self) -> None:
+        """Ask the board's threads to end (`stop()` then waits for them)."""
         self._stop.set()
         self._interrupt.set()
         self._input.put(b"")
+
+    def stop(self) -> None:
+        self.signal_stop()
         for t in self._threads:
             t.join(timeout=2)
         for fd in (self.master, self._slave):

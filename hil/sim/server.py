@@ -86,6 +86,8 @@ class SimServer:
         return self
 
     def stop(self) -> None:
+        for board in self.boards.values():  # all at once: each takes a poll interval
+            board.signal_stop()
         for name, board in self.boards.items():
             board.stop()
             if self.publish:
