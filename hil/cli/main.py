@@ -18,7 +18,7 @@ from hil.errors import HilError
 from hil.lab.secrets import redact
 
 #: command modules under hil.cli, each with `register(subparsers)`
-COMMAND_MODULES = ["run_cmd", "exec_cmd", "sim_cmd", "power_cmd", "image_cmd"]
+COMMAND_MODULES = ["run_cmd", "exec_cmd", "sim_cmd", "power_cmd", "image_cmd", "keyfile_cmd"]
 
 
 class _Parser(argparse.ArgumentParser):
