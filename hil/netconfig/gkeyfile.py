@@ -183,6 +183,31 @@ def unescape(raw: str) -> str:
     return "".join(out)
 
 
+def unescape_bytes(raw: str) -> str:
+    """How NetworkManager reads a byte-array value (ssid, password-raw): the GLib
+    escapes and `\\;` are decoded, any other `\\x` is kept as written, and a
+    trailing `\\` is dropped (checked against libnm 1.42)."""
+    out: list[str] = []
+    i = 0
+    while i < len(raw):
+        ch = raw[i]
+        if ch != "\\":
+            out.append(ch)
+            i += 1
+        elif i + 1 >= len(raw):
+            i += 1
+        elif raw[i + 1] == ";":
+            out.append(";")
+            i += 2
+        elif raw[i + 1] in _ESCAPES:
+            out.append(_ESCAPES[raw[i + 1]])
+            i += 2
+        else:
+            out.append(raw[i : i + 2])
+            i += 2
+    return "".join(out)
+
+
 def unescape_list(raw: str) -> list[str]:
     """The list `g_key_file_get_string_list` returns: `;`-separated, `\\;` escapes one."""
     _check_utf8(raw)

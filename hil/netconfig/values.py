@@ -14,7 +14,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
-from hil.netconfig.gkeyfile import ValueSyntaxError, unescape, unescape_list
+from hil.netconfig.gkeyfile import ValueSyntaxError, unescape, unescape_bytes, unescape_list
 
 
 class BadValue(ValueError):
@@ -122,7 +122,7 @@ class Bytes:
 
 
 def read_bytes(raw: str) -> Bytes:
-    text = read_string(raw)
+    text = unescape_bytes(raw)
     legacy = _byte_list(text)
     if legacy is not None:
         return Bytes(legacy, True)
