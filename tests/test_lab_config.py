@@ -163,3 +163,14 @@ def test_cli_never_prints_an_env_secret(tmp_path: Path, hil_cmd: list[str]) -> N
     )
     assert r.returncode == 2
     assert "s3cret-console-pw" not in r.stderr + r.stdout
+
+
+def test_power_command_keys_on_and_off_are_not_booleans(tmp_path: Path) -> None:
+    # YAML 1.1 would read `on:`/`off:` as True/False; the lab config is YAML 1.2 here
+    text = GOOD.replace(
+        '{driver: uhubctl, location: "1-1", port: 2}',
+        '{driver: command, on: "pdu 3 on", off: "pdu 3 off"}',
+    )
+    lab = load_lab(write(tmp_path, text), env=ENV)
+    power = lab.boards[0].power
+    assert power is not None and (power.on, power.off) == ("pdu 3 on", "pdu 3 off")

@@ -18,7 +18,16 @@ from hil.errors import HilError
 from hil.lab.secrets import redact
 
 #: command modules under hil.cli, each with `register(subparsers)`
-COMMAND_MODULES = ["run_cmd", "exec_cmd", "sim_cmd", "power_cmd", "image_cmd", "keyfile_cmd"]
+COMMAND_MODULES = [
+    "run_cmd",
+    "exec_cmd",
+    "sim_cmd",
+    "power_cmd",
+    "image_cmd",
+    "keyfile_cmd",
+    "flash_cmd",
+    # one per line: several people add theirs here
+]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -80,8 +80,9 @@ def run(args: argparse.Namespace) -> int:
     boards = [b for b in lab.boards if not args.board or b.name in args.board]
     workers = _workers(args.workers, len(boards))
     results = Path(args.results)
-    shutil.rmtree(results, ignore_errors=True)
-    results.mkdir(parents=True)
+    if not getattr(args, "keep_results", False):  # `hil qualify` accumulates releases
+        shutil.rmtree(results, ignore_errors=True)
+    results.mkdir(parents=True, exist_ok=True)
     files = suite_files(args.suite or None)
     if not files:
         print("hil run: no suites to run yet (suites/test_<area>.py)", file=sys.stderr)
@@ -137,7 +138,12 @@ def _shared_sim(lab) -> Iterator[None]:
     """Serve the sim boards from this process for all workers (one world per board)."""
     import tempfile
 
-    from hil.sim.server import SimServer
+    from hil.sim.server import SimServer, published
+
+    sim_boards = [b.name for b in lab.boards if b.is_sim]
+    if sim_boards and all(published(lab.name, name) for name in sim_boards):
+        yield  # already served for this run (e.g. by `hil qualify`)
+        return
 
     saved = os.environ.get("HIL_SIM_DIR")
     with tempfile.TemporaryDirectory(prefix="hil-run-sim-") as tmp:

@@ -18,6 +18,22 @@ from hil.errors import ConfigError
 from hil.lab.models import LabConfig
 from hil.lab.secrets import REDACTOR, collect_secret_values
 
+
+class _Loader(yaml.SafeLoader):
+    """YAML 1.2 booleans: only true/false. (YAML 1.1 reads `on:`/`off:` — the power
+    driver's keys — and yes/no as booleans.)"""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+
 _ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 DEFAULT_LAB = Path("lab-config/sim.yaml")
 
@@ -116,8 +132,8 @@ def load_lab(path: str | os.PathLike[str], env: Mapping[str, str] | None = None)
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{where}: cannot read lab config: {e}") from None
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""

@@ -151,6 +151,64 @@ class SimWorld(Model):
 FaultName = Annotated[str, Field(min_length=1)]
 
 
+class SdMuxConfig(Model):
+    """How the board's SD card reaches the lab host for flashing."""
+
+    #: usbsdmux (Linux Automation USB-SD-Mux), sdwire (Tizen SDWire),
+    #: block (a card reader or an image file standing in for the card)
+    driver: Literal["usbsdmux", "sdwire", "block"]
+    #: the block device (or image file) the host writes: use /dev/disk/by-id/... names
+    device: str
+    #: usbsdmux: its control device (/dev/sg0 or /dev/usb-sd-mux/id-...)
+    control: str | None = None
+    #: sdwire: the mux's serial
+    serial: str | None = None
+
+    @model_validator(mode="after")
+    def _driver_fields(self) -> SdMuxConfig:
+        if self.driver == "usbsdmux" and not self.control:
+            raise ValueError("driver usbsdmux needs control (its /dev/sg* device)")
+        if self.driver == "sdwire" and not self.serial:
+            raise ValueError("driver sdwire needs serial")
+        return self
+
+
+class FlashConfig(Model):
+    """Files injected into every image flashed onto this board."""
+
+    connections: list[str] = []
+    config_json: str | None = None
+    redsocks_conf: str | None = None
+    no_proxy: str | None = None
+    dispatchers: list[str] = []
+    #: seconds to wait for a shell after the board powers on with a new image
+    boot_timeout: float = Field(300.0, gt=0)
+
+
+class ReleaseImage(Model):
+    release: str
+    device_type: str
+    path: str | None = None
+    url: str | None = None
+    bmap: str | None = None
+
+    @model_validator(mode="after")
+    def _source(self) -> ReleaseImage:
+        if bool(self.path) == bool(self.url):
+            raise ValueError("give exactly one of path or url")
+        return self
+
+
+class ReleaseCatalog(Model):
+    """OS release x device type -> image: a directory, explicit entries, or both.
+
+    In `dir`, images are found as `<device_type>-<release>.img` (with an
+    optional `.bmap` beside them)."""
+
+    dir: str | None = None
+    images: list[ReleaseImage] = []
+
+
 class BoardConfig(Model):
     name: str
     device_type: str
@@ -162,6 +220,8 @@ class BoardConfig(Model):
     os_release: str | None = None
     sim: SimWorld | None = None
     qemu: dict[str, object] | None = None
+    sd_mux: SdMuxConfig | None = None
+    flash: FlashConfig = FlashConfig()
 
     @field_validator("name")
     @classmethod
@@ -202,6 +262,8 @@ class LabConfig(Model):
     boards: list[BoardConfig] = Field(min_length=1)
     #: where rig locks live (shared between runs on the lab host)
     lock_dir: str | None = None
+    #: OS release images for `hil flash` / `hil qualify`
+    releases: ReleaseCatalog | None = None
 
     @model_validator(mode="after")
     def _unique_boards(self) -> LabConfig:

@@ -93,6 +93,27 @@ class SimBoard:
             self._powered.clear()
             self.reboot()
 
+    def flash(self, release: str, files: list[tuple[str, bytes, bool, int]]) -> None:
+        """A fresh SD card with `release` and `files` in its boot partition; then boot it."""
+        from hil.bootfs import merge_config_json
+        from hil.sim.world import BOOT
+
+        config = self.config.model_copy(deep=True)
+        assert config.sim is not None
+        config.sim.os_release = release
+        world = World(config)
+        world.faults = self.world.faults  # lab faults are the lab's, not the card's
+        for path, data, merge_json, mode in files:
+            full = f"{BOOT}/{path}"
+            if merge_json:
+                existing = world.fs.read(full) if world.fs.exists(full) else None
+                data = merge_config_json(existing, data, full)
+            world.fs.write(full, data, mode=mode)
+        self.config = config
+        self.world = world
+        self.faults.uptime = world.clock.uptime
+        self.reboot()
+
     @property
     def powered(self) -> bool:
         return self._powered.is_set()

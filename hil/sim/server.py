@@ -119,6 +119,22 @@ class SimServer:
         if op == "reboot":
             board.reboot()
             return {"ok": True}
+        if op == "flash":
+            import base64
+
+            board.flash(
+                req["release"],
+                [
+                    (
+                        f["path"],
+                        base64.b64decode(f["data"]),
+                        bool(f.get("merge_json")),
+                        int(f.get("mode", 0o644)),
+                    )
+                    for f in req.get("files", [])
+                ],
+            )
+            return {"ok": True}
         if op == "power":
             board.set_power(bool(req["on"]))
             return {"ok": True, "powered": board.powered}
