@@ -287,3 +287,16 @@ def test_dhcp_timeout_keeps_static_ip_working(nm_board: Board) -> None:
     assert show["IP4.ADDRESS[1]"] == "192.168.1.111/24"
     assert show["IP4.GATEWAY"] == "192.168.1.1"
     assert (show["IP4.DNS[1]"], show["IP4.DNS[2]"]) == ("8.8.8.8", "8.8.4.4")
+
+
+def test_doc_example_with_legacy_key_loads_and_malformed_dns_does_not(nm_board: Board) -> None:
+    doc = Path(__file__).resolve().parent.parent / "fixtures" / "keyfiles" / "doc"
+    eap = doc / "wpa2-enterprise"  # carries the legacy security= key: a warning only
+    nm_board.boot_file("eap", eap.read_text())
+    bad_dns = WIFI.replace("[ipv4]\nmethod=auto", "[ipv4]\nmethod=auto\ndns=8.8.8.888;")
+    nm_board.boot_file("bad-dns", bad_dns.replace("id=balena-wifi", "id=bad-dns"))
+    nm_board.reboot()
+    names = nm_board.run("nmcli -t -f NAME connection show")[0].split("\n")
+    assert "bad-dns" not in names  # libnm would drop the entry: the board would not get it
+    assert "balena-wifi" in names, names  # the doc example (id from its placeholder)
+    assert "/etc/NetworkManager/system-connections/bad-dns" in nm_board.world.nm.load_errors

@@ -640,9 +640,7 @@ def _connection(p: Proc, o: Opts, args: list[str]) -> int:
         _apply_properties(profile, rest[1:])
         nm.check(profile)
         if profile.path:
-            from hil.sim.nm.keyfile_out import dump
-
-            p.world.fs.write(profile.path, dump(profile), mode=0o600)
+            p.world.fs.write(profile.path, profile.to_keyfile().dump(), mode=0o600)
         return 0
     raise NmcliError(f"Error: '{sub}' is not supported here.", 2)
 

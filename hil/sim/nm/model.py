@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
+from hil.netconfig import is_loaded_by_os, validate
 from hil.sim.nm.devices import DEFAULT_METRIC, Device, EthernetDevice, IpConfig, WifiDevice
 from hil.sim.nm.profiles import Profile, ProfileError
 
@@ -158,14 +159,12 @@ class NetworkManager:
             return
         for name in fs.listdir(CONNECTIONS_DIR):
             path = posixpath.join(CONNECTIONS_DIR, name)
-            if fs.isfile(path):
+            if fs.isfile(path) and is_loaded_by_os(name):
                 self._load_file(path)
 
     def _load_file(self, path: str) -> Profile | None:
-        text = self.world.fs.read_text(path)
         try:
-            profile = Profile.parse(text, path)
-            self.check(profile)
+            profile = Profile.parse(self.world.fs.read(path), path)
         except ProfileError as e:
             self.load_errors[path] = str(e)
             return None
@@ -176,19 +175,11 @@ class NetworkManager:
         return profile
 
     def check(self, profile: Profile) -> None:
-        """Reject what NetworkManager would refuse to load."""
-        problems = []
-        if not profile.id:
-            problems.append("connection.id: missing")
-        if profile.type not in ("wifi", "ethernet", "gsm", "bridge", "vlan", "loopback"):
-            problems.append(f"connection.type: unknown type '{profile.type}'")
-        if profile.type == "wifi" and not profile.ssid:
-            problems.append("802-11-wireless.ssid: property is missing")
-        psk = profile.get("wifi-security", "psk")
-        if psk is not None and not (8 <= len(psk) <= 63 or len(psk) == 64):
-            problems.append("802-11-wireless-security.psk: property is invalid")
-        if problems:
-            raise ProfileError("; ".join(problems))
+        """Reject what NetworkManager would refuse to load (the same validator as
+        `hil keyfile check`, which agrees with libnm)."""
+        report = validate(profile.to_keyfile(), profile.path or f"<{profile.id or 'new'}>")
+        if not report.valid:
+            raise ProfileError(str(report.errors[0]))
 
     def _ensure_default_wired(self) -> None:
         """NetworkManager always sets up a default ethernet connection."""
@@ -235,7 +226,8 @@ class NetworkManager:
                 if p.path and p.path not in on_disk:
                     self._drop(p)
             for path in sorted(on_disk):
-                self._load_file(path)
+                if is_loaded_by_os(path):
+                    self._load_file(path)
             self._ensure_default_wired()
             self.autoconnect()
 
@@ -247,8 +239,6 @@ class NetworkManager:
 
     def add(self, profile: Profile, save: bool = True) -> Profile:
         """A profile added over D-Bus: saved in the overlay, never in the boot partition."""
-        from hil.sim.nm.keyfile_out import dump
-
         with self.lock:
             self.check(profile)
             if save:
@@ -258,7 +248,7 @@ class NetworkManager:
                 path = posixpath.join(CONNECTIONS_DIR, f"{name}.nmconnection")
                 if self.world.fs.exists(path):
                     path = posixpath.join(CONNECTIONS_DIR, f"{name}-{profile.uuid}.nmconnection")
-                self.world.fs.write(path, dump(profile), mode=0o600)
+                self.world.fs.write(path, profile.to_keyfile().dump(), mode=0o600)
                 profile.path = path
             profile.order = len(self.profiles)
             self.profiles.append(profile)

@@ -7,9 +7,10 @@ with NetworkManager's section aliases folded to one name, so the model can ask
 
 from __future__ import annotations
 
-import configparser
 import uuid as uuidlib
 from dataclasses import dataclass, field
+
+from hil.netconfig import Keyfile, KeyfileSyntaxError, ValueSyntaxError, validate
 
 #: keyfile section aliases → the name the model uses
 SECTION_ALIASES = {
@@ -36,23 +37,29 @@ class Profile:
     extra: dict[str, object] = field(default_factory=dict)
 
     @classmethod
-    def parse(cls, text: str, path: str | None = None) -> Profile:
-        parser = configparser.RawConfigParser(
-            delimiters=("=",), comment_prefixes=("#",), strict=False, interpolation=None
-        )
-        parser.optionxform = str  # type: ignore[assignment,method-assign]
+    def parse(cls, text: str | bytes, path: str | None = None) -> Profile:
+        """Read a keyfile as NetworkManager does (GLib's syntax and escapes) and refuse
+        it as NetworkManager would (`hil.netconfig.validate`, checked against libnm)."""
         try:
-            parser.read_string(text)
-        except configparser.Error as e:
-            raise ProfileError(f"not a keyfile: {str(e).splitlines()[0]}") from None
+            keyfile = Keyfile.parse(text)
+        except (KeyfileSyntaxError, ValueSyntaxError) as e:
+            raise ProfileError(f"not a keyfile: {e}") from None
+        report = validate(keyfile, path or "<keyfile>")
+        if not report.valid:
+            raise ProfileError(str(report.errors[0]))
         settings: dict[str, dict[str, str]] = {}
-        for section in parser.sections():
+        for section in keyfile.sections:
             name = SECTION_ALIASES.get(section, section)
-            settings.setdefault(name, {}).update(dict(parser.items(section)))
-        profile = cls(settings, path)
-        if not profile.get("connection", "type"):
-            raise ProfileError("connection.type: missing")
-        return profile
+            values = settings.setdefault(name, {})
+            for key in keyfile.keys(section):
+                try:
+                    values[key] = keyfile.get(section, key) or ""
+                except ValueSyntaxError:
+                    values[key] = keyfile.raw(section, key) or ""
+        return cls(settings, path)
+
+    def to_keyfile(self) -> Keyfile:
+        return Keyfile.from_sections(self.settings)
 
     def get(self, section: str, key: str, default: str | None = None) -> str | None:
         return self.settings.get(section, {}).get(key, default)
