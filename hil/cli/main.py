@@ -26,6 +26,8 @@ COMMAND_MODULES = [
     "image_cmd",
     "keyfile_cmd",
     "flash_cmd",
+    "modeswitch_cmd",
+    "devices_cmd",
     # one per line: several people add theirs here
 ]
 

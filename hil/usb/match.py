@@ -1,0 +1,227 @@
+"""Matching USB devices by udev properties, as labgrid's `match:` does — and saying why not.
+
+A `Match` is a set of `key: pattern` rules (shell-style globs). A plain key is
+checked on the record itself; a key prefixed with `@` on any of its ancestors
+(`@ID_PATH` finds a tty by the port its modem sits in). Keys are udev
+properties, `ATTR{name}` sysfs attributes (lab host only), or the pseudo-keys
+`sys_name`, `subsystem`, `devtype`, `driver`, `devnode`, `devpath`.
+
+Every record of the tree is a candidate; a matching record stands for the USB
+device it belongs to (itself, or its nearest `usb_device` ancestor). A lab's
+`usb_path` is `Match.usb_path(...)`: the `usb_device` whose own ID_PATH is that
+port — whatever its VID:PID, which changes when usb_modeswitch switches it.
+
+When nothing matches, `MatchReport.explain()` names, for the closest
+candidates, WHICH key failed and what was there instead.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from hil.errors import HarnessError
+from hil.probes.udevadm import UdevRecord
+from hil.usb.model import UdevTree, UsbDevice, build_usb_device
+
+#: how many near misses an explanation lists
+EXPLAIN_LIMIT = 5
+
+
+class NoMatch(HarnessError):
+    """No USB device matches; the message explains which key failed where."""
+
+
+class AmbiguousMatch(HarnessError):
+    """Several USB devices match where one was expected."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    key: str
+    pattern: str
+
+    @property
+    def on_ancestor(self) -> bool:
+        return self.key.startswith("@")
+
+    @property
+    def name(self) -> str:
+        return self.key[1:] if self.on_ancestor else self.key
+
+    def accepts(self, value: str | None) -> bool:
+        return value is not None and fnmatch.fnmatchcase(value, self.pattern)
+
+
+@dataclass(frozen=True)
+class Match:
+    """A udev match: rules that must all hold (`{"@ID_PATH": "...", "SUBSYSTEM": "tty"}`)."""
+
+    rules: tuple[Rule, ...]
+    label: str = ""
+
+    @classmethod
+    def of(cls, spec: Match | Mapping[str, str] | str) -> Match:
+        """A Match from a Match, a dict of rules, or a `usb_path` string."""
+        if isinstance(spec, Match):
+            return spec
+        if isinstance(spec, str):
+            return cls.usb_path(spec)
+        if not spec:
+            raise ValueError("a match needs at least one key")
+        return cls(tuple(Rule(str(k), str(v)) for k, v in spec.items()))
+
+    @classmethod
+    def usb_path(cls, usb_path: str) -> Match:
+        """The USB device at a physical port (the lab config's `usb_path`)."""
+        return cls(
+            (
+                Rule("subsystem", "usb"),
+                Rule("devtype", "usb_device"),
+                Rule("ID_PATH", usb_path),
+            ),
+            label=f"usb_path {usb_path}",
+        )
+
+    def __str__(self) -> str:
+        if self.label:
+            return self.label
+        return "{" + ", ".join(f"{r.key}={r.pattern!r}" for r in self.rules) + "}"
+
+
+@dataclass
+class Candidate:
+    """One record checked against a match: the rules it failed, and why."""
+
+    record: UdevRecord
+    failures: list[str] = field(default_factory=list)
+    passed: int = 0
+    closeness: int = 0  # longest common prefix with a failed value: ranks near misses
+
+
+@dataclass
+class MatchReport:
+    """The outcome of matching a tree: what matched, and the near misses."""
+
+    match: Match
+    devices: list[UsbDevice]
+    candidates: list[Candidate]
+    source: str = "udev"
+
+    @property
+    def found(self) -> bool:
+        return bool(self.devices)
+
+    def one(self) -> UsbDevice:
+        if not self.devices:
+            raise NoMatch(self.explain())
+        if len(self.devices) > 1:
+            names = ", ".join(d.describe() for d in self.devices)
+            raise AmbiguousMatch(f"{self.match} matches {len(self.devices)} USB devices: {names}")
+        return self.devices[0]
+
+    def explain(self) -> str:
+        """Why nothing matched: one line per near miss, naming the failed key."""
+        if self.devices:
+            return f"{self.match}: matches " + ", ".join(d.describe() for d in self.devices)
+        near = sorted(self.candidates, key=lambda c: (-c.passed, -c.closeness, c.record.devpath))
+        lines = [
+            f"no USB device in {self.source} matches {self.match} "
+            f"({len(self.candidates)} candidates checked)"
+        ]
+        for c in near[:EXPLAIN_LIMIT]:
+            lines.append(f"  {c.record.sys_name} ({_what(c.record)}): " + "; ".join(c.failures))
+        if len(near) > EXPLAIN_LIMIT:
+            lines.append(f"  … {len(near) - EXPLAIN_LIMIT} more candidates matched less")
+        return "\n".join(lines)
+
+
+def _what(record: UdevRecord) -> str:
+    kind = record.devtype or record.subsystem or "device"
+    p = record.properties
+    ids = p.get("PRODUCT", "")
+    return f"{kind} {ids}".strip() if ids and record.devtype == "usb_device" else kind
+
+
+def check(tree: UdevTree, record: UdevRecord, match: Match) -> Candidate:
+    """Which rules `record` passes, and for each failure what was seen instead."""
+    cand = Candidate(record)
+    ancestors: list[UdevRecord] | None = None
+    for rule in match.rules:
+        if not rule.on_ancestor:
+            value = record.get(rule.name)
+            if rule.accepts(value):
+                cand.passed += 1
+                continue
+            cand.failures.append(
+                f"{rule.key} is {value!r}, expected {rule.pattern!r}"
+                if value is not None
+                else f"{rule.key} not set (expected {rule.pattern!r})"
+            )
+            cand.closeness = max(cand.closeness, _common(value, rule.pattern))
+            continue
+        if ancestors is None:
+            ancestors = list(tree.ancestors(record))
+        values = [a.get(rule.name) for a in ancestors]
+        if any(rule.accepts(v) for v in values):
+            cand.passed += 1
+            continue
+        seen = sorted({v for v in values if v is not None})
+        cand.failures.append(
+            f"{rule.key}: no ancestor has {rule.name} {rule.pattern!r}"
+            + (
+                f" (ancestors have {', '.join(map(repr, seen))})"
+                if seen
+                else f" (none sets {rule.name})"
+            )
+        )
+        cand.closeness = max([cand.closeness, *(_common(v, rule.pattern) for v in seen)])
+    return cand
+
+
+def _common(value: str | None, pattern: str) -> int:
+    """Characters `value` shares with the start of `pattern` (ranks near misses)."""
+    n = 0
+    for a, b in zip(value or "", pattern, strict=False):
+        if a != b:
+            break
+        n += 1
+    return n
+
+
+def usb_device_of(tree: UdevTree, record: UdevRecord) -> UdevRecord | None:
+    """The `usb_device` a record belongs to: itself, or its nearest such ancestor."""
+    if record.subsystem == "usb" and record.devtype == "usb_device":
+        return record
+    for a in tree.ancestors(record):
+        if a.subsystem == "usb" and a.devtype == "usb_device":
+            return a
+    return None
+
+
+def match_records(tree: UdevTree, match: Match) -> tuple[list[UdevRecord], list[Candidate]]:
+    """Records that match, and the checked candidates that did not."""
+    hits: list[UdevRecord] = []
+    misses: list[Candidate] = []
+    for record in tree:
+        cand = check(tree, record, match)
+        if cand.failures:
+            misses.append(cand)
+        else:
+            hits.append(record)
+    return hits, misses
+
+
+def match_usb(tree: UdevTree, match: Match, source: str = "udev") -> MatchReport:
+    """The USB devices the match selects (each once), with the near misses."""
+    hits, misses = match_records(tree, match)
+    owners: dict[str, UdevRecord] = {}
+    for record in hits:
+        owner = usb_device_of(tree, record)
+        if owner is not None:
+            owners.setdefault(owner.devpath, owner)
+    devices = [build_usb_device(tree, r) for r in owners.values()]
+    # only candidates that are USB records (or pass something) make useful explanations
+    useful = [c for c in misses if c.passed or c.record.subsystem == "usb"]
+    return MatchReport(match, devices, useful or misses, source)
