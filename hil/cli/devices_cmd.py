@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 
@@ -33,23 +34,27 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.lab and not args.board:
         raise ConfigError("--lab only goes with --board NAME")
-    try:
-        db: ModeswitchDb | None = ModeswitchDb.load()
-    except ModeswitchDataMissing:
-        db = None  # storage-mode modems are then listed only if udev tags them
     if args.board:
         devices = _board_devices(args)
     else:
         from hil.usb.host import HostUsb
 
         devices = HostUsb().devices()
-    rows = inventory(devices, db)
+    rows = inventory(devices, _load_db)
     if args.json:
         json.dump([r.as_json() for r in rows], sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
     _print_table(rows)
     return 0
+
+
+@functools.cache
+def _load_db() -> ModeswitchDb | None:
+    try:
+        return ModeswitchDb.load()
+    except ModeswitchDataMissing:
+        return None  # storage-mode modems are then not recognised as modems
 
 
 def _board_devices(args: argparse.Namespace):

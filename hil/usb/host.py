@@ -21,29 +21,18 @@ from hil.usb.wait import WaitTimeout, describe_wait, satisfied
 
 #: the subsystems the model is built from: USB devices/interfaces and their ports
 SUBSYSTEMS = ("usb", "tty", "net", "usbmisc")
-#: sysfs attributes read into records (udev exports carry only properties)
-ATTRIBUTES = (
-    "idVendor",
-    "idProduct",
-    "bInterfaceClass",
-    "bInterfaceSubClass",
-    "bInterfaceProtocol",
-    "bInterfaceNumber",
-    "bNumInterfaces",
-    "manufacturer",
-    "product",
-    "serial",
-    "busnum",
-    "devnum",
-)
+#: sysfs attributes of a usb_device worth a read: the uevent properties carry ids,
+#: bus/device numbers and interface classes already (udev exports carry only those)
+ATTRIBUTES = ("bNumInterfaces", "manufacturer", "product", "serial")
+#: tty devices that can belong to a USB device (a host has a hundred virtual ttys)
+USB_TTYS = ("ttyUSB*", "ttyACM*")
 
 
 def record_of(device: pyudev.Device) -> UdevRecord:
-    """A pyudev device as a `UdevRecord`."""
+    """A pyudev device as a `UdevRecord` (sysfs attributes read for USB devices only)."""
     attrs: dict[str, str] = {}
-    available = device.attributes.available_attributes
-    for name in ATTRIBUTES:
-        if name in available:
+    if device.device_type == "usb_device":
+        for name in ATTRIBUTES:
             with contextlib.suppress(KeyError, UnicodeDecodeError, OSError):
                 attrs[name] = device.attributes.asstring(name).strip()
     return UdevRecord(
@@ -65,18 +54,27 @@ class HostUsb:
 
     def records(self) -> list[UdevRecord]:
         """Records of the USB subsystems and every ancestor (for `@` matches)."""
+        ttys = self.context.list_devices(subsystem="tty")
+        for pattern in USB_TTYS:
+            ttys = ttys.match_sys_name(pattern)  # sys names OR-ed, AND-ed with the subsystem
+        enumerators = [
+            self.context.list_devices(subsystem="usb"),
+            ttys,
+            self.context.list_devices(subsystem="net"),
+            self.context.list_devices(subsystem="usbmisc"),
+        ]
         seen: dict[str, UdevRecord] = {}
-        for subsystem in SUBSYSTEMS:
-            for device in self.context.list_devices(subsystem=subsystem):
-                self._add_with_ancestors(device, seen)
+        tops: list[pyudev.Device] = []
+        for device in (d for e in enumerators for d in e):
+            seen[device.device_path] = record_of(device)
+            if device.subsystem == "usb" and device.sys_name.startswith("usb"):
+                tops.append(device)  # a root hub: its controllers are not enumerated
+        for device in tops:
+            node = device.parent
+            while node is not None and node.device_path not in seen:
+                seen[node.device_path] = record_of(node)
+                node = node.parent
         return list(seen.values())
-
-    @staticmethod
-    def _add_with_ancestors(device: pyudev.Device, seen: dict[str, UdevRecord]) -> None:
-        node: pyudev.Device | None = device
-        while node is not None and node.device_path not in seen:
-            seen[node.device_path] = record_of(node)
-            node = node.parent
 
     def tree(self) -> UdevTree:
         return UdevTree(self.records())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from hil.usb.model import Kind, Mode, UsbDevice
@@ -34,7 +34,9 @@ class InventoryEntry:
         }
 
 
-def kind_of(device: UsbDevice, db: ModeswitchDb | None) -> Kind | None:
+def kind_of(
+    device: UsbDevice, db: ModeswitchDb | Callable[[], ModeswitchDb | None] | None
+) -> Kind | None:
     """`modem`, `console` or None (hubs, keyboards, USB sticks…).
 
     The interfaces decide first; a storage-only device is a modem when
@@ -43,6 +45,10 @@ def kind_of(device: UsbDevice, db: ModeswitchDb | None) -> Kind | None:
     kind = device.kind
     if kind is not None or db is None or device.is_hub:
         return kind
+    if callable(db):
+        db = db()  # loaded only when a device needs it
+        if db is None:
+            return None
     if device.mode == "storage" and db.switchable(device.vid, device.pid):
         return "modem"
     if db.is_target(device.vid, device.pid):
@@ -50,7 +56,9 @@ def kind_of(device: UsbDevice, db: ModeswitchDb | None) -> Kind | None:
     return None
 
 
-def inventory(devices: Iterable[UsbDevice], db: ModeswitchDb | None) -> list[InventoryEntry]:
+def inventory(
+    devices: Iterable[UsbDevice], db: ModeswitchDb | Callable[[], ModeswitchDb | None] | None
+) -> list[InventoryEntry]:
     """Modems and consoles, ordered by physical port."""
     rows = []
     for device in devices:
