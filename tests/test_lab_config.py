@@ -174,3 +174,12 @@ def test_power_command_keys_on_and_off_are_not_booleans(tmp_path: Path) -> None:
     lab = load_lab(write(tmp_path, text), env=ENV)
     power = lab.boards[0].power
     assert power is not None and (power.on, power.off) == ("pdu 3 on", "pdu 3 off")
+
+
+def test_example_physical_lab_is_valid() -> None:
+    from tests.conftest import REPO
+
+    env = {"PI4_PASSWORD": "console-pw", "LAB_PSK": "lab-psk-123", "LAB_EAP_PASSWORD": "eap-pw-1"}
+    lab = load_lab(REPO / "lab-config" / "example-physical.yaml", env=env)
+    rig2 = lab.board("pi3-rig2")
+    assert rig2.sd_mux is not None and rig2.lab_side is not None and lab.releases is not None

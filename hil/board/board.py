@@ -29,6 +29,10 @@ class Board:
     def _make_lab_side(self) -> LabSide:
         if self.config.is_sim:
             return SimLabSide(self.name, self.sim_endpoint)
+        if self.config.lab_side is not None:
+            from hil.board.rig_faults import RigLabSide
+
+            return RigLabSide(self.name, self.config.lab_side)
         return NoLabSide(self.name)
 
     @functools.cached_property

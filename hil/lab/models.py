@@ -209,6 +209,49 @@ class ReleaseCatalog(Model):
     images: list[ReleaseImage] = []
 
 
+class FaultCommands(Model):
+    """Shell commands that switch one lab fault on and off (run on the lab host)."""
+
+    on: str
+    off: str
+
+
+class RouterConfig(Model):
+    """The lab router between the board and the world: network faults become
+    nftables rules in a table of its own, in the router's network namespace."""
+
+    #: network namespace of the router on the lab host (None: the host itself)
+    netns: str | None = None
+    #: the board's address as the router sees it
+    board_ip: str
+    #: the lab proxy (`proxy-down` rejects it) and the connectivity-check host
+    proxy: str | None = None
+    connectivity_host: str | None = None
+
+
+class ModemPortConfig(Model):
+    """The hub port a modem sits in, for `modem-drops-off-bus` / `modem-reenumerates`."""
+
+    location: str
+    port: int
+
+
+class LabSideConfig(Model):
+    """What the lab can do to a physical board (the board's lab side)."""
+
+    faults: dict[str, FaultCommands] = {}
+    router: RouterConfig | None = None
+    modem_power: ModemPortConfig | None = None
+
+    @field_validator("faults")
+    @classmethod
+    def _known(cls, v: dict[str, FaultCommands]) -> dict[str, FaultCommands]:
+        for name in v:
+            if name not in FAULTS:
+                raise ValueError(f"unknown fault {name!r} (known: {', '.join(sorted(FAULTS))})")
+        return v
+
+
 class BoardConfig(Model):
     name: str
     device_type: str
@@ -221,6 +264,7 @@ class BoardConfig(Model):
     sim: SimWorld | None = None
     qemu: dict[str, object] | None = None
     sd_mux: SdMuxConfig | None = None
+    lab_side: LabSideConfig | None = None
     flash: FlashConfig = FlashConfig()
 
     @field_validator("name")
