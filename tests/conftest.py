@@ -23,3 +23,27 @@ def _isolated_sim_registry(tmp_path_factory: pytest.TempPathFactory) -> None:
 def hil_cmd() -> list[str]:
     """The installed CLI (as a user runs it)."""
     return [HIL] if HIL != "hil" else [sys.executable, "-m", "hil.cli.main"]
+
+
+@pytest.fixture
+def sim_serve(hil_cmd: list[str]):
+    """`hil sim serve` of the sim lab in the background; yields its start-up lines."""
+    import subprocess
+
+    serve = subprocess.Popen(
+        [*hil_cmd, "sim", "serve", "--lab", str(SIM_LAB)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ},
+    )
+    assert serve.stdout is not None
+    lines = []
+    while not lines or "serving" not in lines[-1]:
+        line = serve.stdout.readline()
+        assert line, f"hil sim serve ended: {lines}"
+        lines.append(line)
+    try:
+        yield lines
+    finally:
+        serve.terminate()
+        serve.wait(timeout=10)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -62,24 +61,15 @@ def test_exec_on_a_missing_port_is_255(hil_cmd: list[str], tmp_path: Path) -> No
     assert "Traceback" not in r.stderr
 
 
-def test_sim_serve_keeps_state_between_exec_calls(hil_cmd: list[str]) -> None:
-    serve = subprocess.Popen(
-        [*hil_cmd, "sim", "serve", "--lab", str(SIM_LAB)],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ},
-    )
-    try:
-        assert serve.stdout is not None
-        lines = [serve.stdout.readline() for _ in range(2)]
-        assert any("sim://pi4-a" in line for line in lines), lines
-        r = hil(hil_cmd, "exec", "--board", "pi4-a", "--", "echo kept > /tmp/state")
-        assert r.returncode == 0, r.stderr
-        r = hil(hil_cmd, "exec", "--board", "pi4-a", "--", "cat /tmp/state")
-        assert (r.returncode, r.stdout) == (0, "kept\n")
-    finally:
-        serve.send_signal(signal.SIGTERM)
-        serve.wait(timeout=10)
+def test_sim_serve_keeps_state_between_exec_calls(hil_cmd: list[str], sim_serve) -> None:
+    assert any("sim://pi4-a" in line for line in sim_serve), sim_serve
+    r = hil(hil_cmd, "exec", "--board", "pi4-a", "--", "echo kept > /tmp/state")
+    assert r.returncode == 0, r.stderr
+    r = hil(hil_cmd, "exec", "--board", "pi4-a", "--", "cat /tmp/state")
+    assert (r.returncode, r.stdout) == (0, "kept\n")
+
+
+def test_a_board_not_served_any_more_starts_fresh(hil_cmd: list[str]) -> None:
     r = hil(hil_cmd, "exec", "--board", "pi4-a", "--", "cat /tmp/state")
     assert r.returncode == 1  # a fresh in-process board has no such file
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import subprocess
 from pathlib import Path
 
@@ -100,24 +99,11 @@ def test_sim_power_off_silences_and_cycle_boots_again() -> None:
         assert sh.run("cat /etc/os-release").exit_code == 0
 
 
-def test_power_cli_on_a_served_sim_board(hil_cmd: list[str]) -> None:
-    serve = subprocess.Popen(
-        [*hil_cmd, "sim", "serve", "--lab", str(SIM_LAB)],
-        stdout=subprocess.PIPE,
+def test_power_cli_on_a_served_sim_board(hil_cmd: list[str], sim_serve) -> None:
+    r = subprocess.run(
+        [*hil_cmd, "power", "cycle", "--board", "pi4-a", "--timeout", "20"],
+        capture_output=True,
         text=True,
-        env={**os.environ},
+        timeout=60,
     )
-    try:
-        assert serve.stdout is not None
-        while "serving" not in serve.stdout.readline():
-            pass
-        r = subprocess.run(
-            [*hil_cmd, "power", "cycle", "--board", "pi4-a", "--timeout", "20"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert (r.returncode, r.stdout) == (0, "pi4-a: power cycle\n"), r.stderr
-    finally:
-        serve.terminate()
-        serve.wait(timeout=10)
+    assert (r.returncode, r.stdout) == (0, "pi4-a: power cycle\n"), r.stderr
