@@ -8,9 +8,10 @@ Writers call `redact()` on everything they emit.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 MASK = "******"
 _SECRET_KEY = re.compile(r"^(psk|password|pin|puk|secrets|.*[-_]password|wep-key\d)$", re.I)
@@ -75,6 +76,26 @@ class Redactor:
         return self.redact(data.decode("utf-8", "surrogateescape")).encode(
             "utf-8", "surrogateescape"
         )
+
+    @contextlib.contextmanager
+    def masking(self, values: Iterable[object]) -> Iterator[None]:
+        """Redact `values` only while the block runs: transient secrets such as the
+        encoded chunks of a file being written over a console. Values that were
+        already registered stay registered."""
+        added: list[str] = []
+        with self._lock:
+            for value in values:
+                text = str(value)
+                if len(text) >= MIN_SECRET_LEN and text not in self._secrets:
+                    self._secrets.add(text)
+                    added.append(text)
+            self._pattern = None
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._secrets.difference_update(added)
+                self._pattern = None
 
     def clear(self) -> None:
         with self._lock:
