@@ -18,6 +18,10 @@ from hil.board import Board, FaultUnsupported
 from hil.console import ShellSession
 from hil.errors import HilError
 from hil.lab import DEFAULT_LAB, FAULTS, LabConfig, load_lab
+from hil.lab.secrets import REDACTOR
+
+#: allure labels, steps, attachments and progress lines live in the reporting half
+pytest_plugins = ["hil.report.pytest_hooks"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -153,7 +157,7 @@ def _safe(name: str) -> str:
 def shell(request: pytest.FixtureRequest, board: Board) -> Iterator[ShellSession]:
     """A shell on the board's console; its transcript is the test's evidence."""
     root = Path(request.config.getoption("--transcripts"))
-    path = root / board.name / f"{_safe(request.node.name)}.log"
+    path = root / board.name / f"{_safe(REDACTOR.redact(request.node.name))}.log"
     path.unlink(missing_ok=True)
     session = board.open_shell(transcript=path)
     request.node.hil_transcript = path  # type: ignore[attr-defined]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 #: the areas of DESIGN.md, one `suites/test_<name>.py` each
@@ -20,7 +21,12 @@ SUITE_NAMES = [
 
 
 def suites_dir() -> Path:
-    """`suites/` of the checkout `hil` runs from (the repo is installed editable)."""
+    """`suites/` of the checkout `hil` runs from (the repo is installed editable).
+
+    `HIL_SUITES_DIR` points elsewhere (the harness's own tests run generated suites).
+    """
+    if os.environ.get("HIL_SUITES_DIR"):
+        return Path(os.environ["HIL_SUITES_DIR"])
     return Path(__file__).resolve().parent.parent / "suites"
 
 

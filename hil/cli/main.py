@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "flash_cmd",
     "modeswitch_cmd",
     "devices_cmd",
+    "report_cmd",
     # one per line: several people add theirs here
 ]
 

@@ -12,7 +12,9 @@ from pathlib import Path
 
 from hil.board import Board
 from hil.cli.common import add_lab_option, load
+from hil.cli.report_cmd import print_summary
 from hil.errors import ConfigError
+from hil.report.build import build_report, default_history
 from hil.suites import SUITE_NAMES, suite_files
 
 
@@ -21,8 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "run",
         help="run the suites against the boards of a lab",
         description="Run every suite (or those named with --suite) against every board of the "
-        "lab. Writes allure results (emptied first) and an HTML report. Exit 0 iff no test "
-        "failed or broke. Arguments after `--` go to pytest.",
+        "lab. Writes allure results (emptied first) and an HTML report with the qualification "
+        "matrix (index.html opens it). Exit 0 iff no test failed or broke. Arguments after "
+        "`--` go to pytest.",
     )
     add_lab_option(p)
     p.add_argument(
@@ -64,6 +67,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="fail at once if a board is in use by another run (default: wait)",
     )
+    p.add_argument(
+        "--history",
+        metavar="FILE",
+        help="Allure history carried between runs of this lab (default out/history/<lab>.jsonl)",
+    )
     p.add_argument("pytest_args", nargs=argparse.REMAINDER, metavar="-- PYTEST_ARGS")
     p.set_defaults(func=run)
 
@@ -83,15 +91,19 @@ def run(args: argparse.Namespace) -> int:
     if not getattr(args, "keep_results", False):  # `hil qualify` accumulates releases
         shutil.rmtree(results, ignore_errors=True)
     results.mkdir(parents=True, exist_ok=True)
+    chosen = getattr(args, "history", None)  # `hil qualify` passes its own namespace
+    history = Path(chosen) if chosen else default_history([lab.name])
     files = suite_files(args.suite or None)
     if not files:
         print("hil run: no suites to run yet (suites/test_<area>.py)", file=sys.stderr)
+        print_summary(build_report([results], Path(args.report), history=history))
         return 0
     extra = args.pytest_args[1:] if args.pytest_args[:1] == ["--"] else args.pytest_args
     argv = [
         *map(str, files),
         f"--lab={args.lab}",
         f"--alluredir={results}",
+        "--hil-progress",
         "-p",
         "no:cacheprovider",
         "-W",
@@ -157,3 +169,18 @@ def _shared_sim(lab) -> Iterator[None]:
                 os.environ.pop("HIL_SIM_DIR", None)
             else:
                 os.environ["HIL_SIM_DIR"] = saved
+    )
+    p.add_argument(
+    code = pytest.main(argv)
+    if code == pytest.ExitCode.USAGE_ERROR:
+        return 2
+    if code == pytest.ExitCode.NO_TESTS_COLLECTED:
+        print("hil run: no tests selected", file=sys.stderr)
+    built = build_report([results], Path(args.report), history=history)
+    print_summary(built)
+    counts = built.counts
+    if counts["failed"] or counts["broken"]:
+        return 1
+    # a run that ended without results for what it collected (interrupted,
+    # internal error) did not pass either
+    return 0 if code in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED) else 1

@@ -10,11 +10,28 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
 from hil.lab.secrets import REDACTOR
+
+#: called with (transcript, entry) after every command is recorded; the entry is
+#: the redacted dict written to the `.jsonl` (command, output, exit_code, start,
+#: duration, error). The reports turn these into one step per command.
+CommandListener = Callable[["Transcript", dict], None]
+_listeners: list[CommandListener] = []
+
+
+def add_command_listener(listener: CommandListener) -> None:
+    """Be told of every command any transcript records (e.g. to report it)."""
+    _listeners.append(listener)
+
+
+def remove_command_listener(listener: CommandListener) -> None:
+    if listener in _listeners:
+        _listeners.remove(listener)
 
 
 def _stamp(t: float | None = None) -> str:
@@ -91,6 +108,11 @@ class Transcript:
             if self._cmds:
                 self._cmds.write(json.dumps(entry) + "\n")
                 self._cmds.flush()
+        for listener in list(_listeners):
+            try:
+                listener(self, entry)
+            except Exception as e:  # a reporting bug must not break the console
+                self.note(f"command listener failed: {type(e).__name__}: {e}")
 
     def close(self) -> None:
         with self._lock:

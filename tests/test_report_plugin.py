@@ -1,0 +1,159 @@
+"""The reporting half of the pytest plugin, through the real plugin on the sim lab."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.report_helpers import (
+    CELLULAR_SUITE,
+    WIFI_SUITE,
+    by_name,
+    labels,
+    results,
+    run_pytest,
+    write_suites,
+)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One run of a wifi and a cellular suite on both sim boards; pi3-b's modem fails."""
+    tmp = tmp_path_factory.mktemp("report-plugin")
+    suites = write_suites(tmp / "suites", wifi=WIFI_SUITE, cellular=CELLULAR_SUITE)
+    r = run_pytest(suites, tmp, env={"HIL_TEST_FAIL_ON": "pi3-b"})
+    assert r.returncode == 1, r.stdout[-3000:] + r.stderr[-3000:]
+    return tmp
+
+
+def _results(run: Path) -> dict[str, dict]:
+    return by_name(results(run / "out/allure-results"))
+
+
+def test_every_result_has_board_device_type_and_os_release(run: Path) -> None:
+    rs = _results(run)
+    assert len(rs) == 12  # 4 wifi + 2 cellular tests × 2 boards
+    for name, r in rs.items():
+        lab = labels(r)
+        board = "pi4-a" if "pi4-a" in name else "pi3-b"
+        assert lab["board"] == [board], name
+        assert lab["device_type"] == [{"pi4-a": "raspberrypi4-64", "pi3-b": "raspberrypi3"}[board]]
+        # read over the console from /etc/os-release (not configured in sim.yaml)
+        assert lab["os_release"] == [{"pi4-a": "2.113.4", "pi3-b": "2.108.27"}[board]]
+        area = "cellular" if "modem" in name or "registration" in name else "wifi"
+        assert lab["parentSuite"] == lab["os_release"]
+        assert lab["suite"] == [area]
+        assert lab["subSuite"] == [board]
+        assert lab["severity"] == ["critical"]  # wifi and cellular stop a release
+
+
+def test_os_release_is_read_once_per_board(run: Path) -> None:
+    for board in ("pi4-a", "pi3-b"):
+        log = run / "out/transcripts" / board / "os-release.jsonl"
+        commands = [json.loads(line)["command"] for line in log.read_text().splitlines()]
+        assert commands.count("cat /etc/os-release") == 1
+
+
+def test_modem_tests_carry_modem_and_vid_pid(run: Path) -> None:
+    rs = _results(run)
+    e3372 = labels(rs["test_registration[pi4-a]"])
+    assert e3372["modem"] == ["Huawei E3372"]
+    assert e3372["vid_pid"] == ["12d1:1f01"]  # the lab config's, until the board tells
+    ec25 = labels(rs["test_modem_answers[pi3-b]"])
+    assert (ec25["modem"], ec25["vid_pid"]) == (["Quectel EC25"], ["2c7c:0125"])
+    assert "modem" not in labels(rs["test_dns_resolves[pi4-a]"])
+
+
+def test_outcomes(run: Path) -> None:
+    status = {n: r["status"] for n, r in _results(run).items()}
+    assert status["test_os_release_readable[pi4-a]"] == "passed"
+    assert status["test_dns_resolves[pi4-a]"] == "failed"
+    assert status["test_roaming[pi4-a]"] == "skipped"
+    assert status["test_harness_breaks[pi4-a]"] == "broken"
+    assert status["test_registration[pi3-b]"] == "failed"
+    assert status["test_registration[pi4-a]"] == "passed"
+
+
+def test_one_step_per_console_command_with_its_output(run: Path) -> None:
+    r = _results(run)["test_os_release_readable[pi4-a]"]
+    steps = r["steps"]
+    assert [s["name"] for s in steps] == ["$ cat /etc/os-release"]
+    step = steps[0]
+    assert step["status"] == "passed"
+    assert {"name": "exit status", "value": "0"} in step["parameters"]
+    assert step["start"] <= step["stop"]
+    out = run / "out/allure-results" / step["attachments"][0]["source"]
+    assert 'VERSION="2.113.4"' in out.read_text()
+
+
+def test_transcript_is_attached(run: Path) -> None:
+    r = _results(run)["test_dns_resolves[pi3-b]"]
+    names = [a["name"] for a in r["attachments"]]
+    assert any(n.startswith("console ") and n.endswith(".log") for n in names), names
+    source = next(a["source"] for a in r["attachments"] if a["name"].startswith("console "))
+    text = (run / "out/allure-results" / source).read_text()
+    assert "> echo" in text and "lookup hil-lab.example" in text
+
+
+def test_board_facts_on_failure_and_not_on_success(run: Path) -> None:
+    rs = _results(run)
+    failed = rs["test_dns_resolves[pi4-a]"]
+    facts = [s for s in failed["steps"] if s["name"] == "board facts after the failure"]
+    assert len(facts) == 1
+    commands = [s["name"] for s in facts[0]["steps"]]
+    for tool in ("nmcli", "mmcli", "ip addr", "dmesg"):
+        assert any(tool in c for c in commands), (tool, commands)
+    text = (run / "out/allure-results" / facts[0]["attachments"][0]["source"]).read_text()
+    assert "# Board facts of pi4-a" in text and "$ mmcli -L" in text
+    broken = rs["test_harness_breaks[pi4-a]"]  # no shell fixture: the facts open their own
+    assert any(s["name"] == "board facts after the failure" for s in broken["steps"])
+    passed = rs["test_os_release_readable[pi4-a]"]
+    assert not any(s["name"] == "board facts after the failure" for s in passed["steps"])
+
+
+def test_parameters_are_stable_and_name_the_release(run: Path) -> None:
+    r = _results(run)["test_dns_resolves[pi4-a]"]
+    params = {p["name"]: p["value"] for p in r["parameters"]}
+    assert params == {"board": "pi4-a", "os_release": "2.113.4"}
+    other = _results(run)["test_dns_resolves[pi3-b]"]
+    assert r["historyId"] != other["historyId"]
+
+
+def test_environment_and_categories_are_written(run: Path) -> None:
+    res = run / "out/allure-results"
+    env = (res / "environment.properties").read_text()
+    assert "lab=sim-lab" in env
+    assert "os_releases=2.108.27, 2.113.4" in env
+    assert "board.pi4-a=raspberrypi4-64 @ 2.113.4" in env
+    assert "hil.version=" in env and "host=" in env
+    cats = json.loads((res / "categories.json").read_text())
+    names = [c["name"] for c in cats]
+    for wanted in (
+        "Modem not found",
+        "Modem stuck in storage mode",
+        "SIM",
+        "Registration",
+        "APN / bearer",
+        "WiFi authentication",
+        "DHCP",
+        "DNS",
+        "NTP",
+        "Proxy",
+        "Console lost or timed out",
+        "Board rebooted",
+    ):
+        assert wanted in names
+
+
+def test_same_results_whatever_the_history_id_hashing_saw(tmp_path: Path) -> None:
+    """Two runs give the same historyIds: history links runs of the same test."""
+    suites = write_suites(tmp_path / "suites", wifi=WIFI_SUITE)
+    ids = []
+    for n in (1, 2):
+        cwd = tmp_path / f"run{n}"
+        cwd.mkdir()
+        run_pytest(suites, cwd, "--board=pi3-b")
+        ids.append(sorted(r["historyId"] for r in results(cwd / "out/allure-results")))
+    assert ids[0] == ids[1]
