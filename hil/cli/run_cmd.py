@@ -125,12 +125,18 @@ def run(args: argparse.Namespace) -> int:
         if workers > 1 and any(b.is_sim for b in boards):
             stack.enter_context(_shared_sim(lab))
         code = pytest.main(argv)
-    if code == pytest.ExitCode.NO_TESTS_COLLECTED:
-        print("hil run: no tests selected", file=sys.stderr)
-        return 0
     if code == pytest.ExitCode.USAGE_ERROR:
         return 2
-    return 0 if code == pytest.ExitCode.OK else 1
+    if code == pytest.ExitCode.NO_TESTS_COLLECTED:
+        print("hil run: no tests selected", file=sys.stderr)
+    built = build_report([results], Path(args.report), history=history)
+    print_summary(built)
+    counts = built.counts
+    if counts["failed"] or counts["broken"]:
+        return 1
+    # a run that ended without results for what it collected (interrupted,
+    # internal error) did not pass either
+    return 0 if code in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED) else 1
 
 
 def _workers(value: str, boards: int) -> int:
@@ -169,18 +175,3 @@ def _shared_sim(lab) -> Iterator[None]:
                 os.environ.pop("HIL_SIM_DIR", None)
             else:
                 os.environ["HIL_SIM_DIR"] = saved
-    )
-    p.add_argument(
-    code = pytest.main(argv)
-    if code == pytest.ExitCode.USAGE_ERROR:
-        return 2
-    if code == pytest.ExitCode.NO_TESTS_COLLECTED:
-        print("hil run: no tests selected", file=sys.stderr)
-    built = build_report([results], Path(args.report), history=history)
-    print_summary(built)
-    counts = built.counts
-    if counts["failed"] or counts["broken"]:
-        return 1
-    # a run that ended without results for what it collected (interrupted,
-    # internal error) did not pass either
-    return 0 if code in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED) else 1

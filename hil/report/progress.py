@@ -61,6 +61,19 @@ def _outcome(report: pytest.TestReport) -> str | None:
     return None
 
 
+def _group_of_nodeid(nodeid: str, boards: list[str]) -> tuple[str, str] | None:
+    """(board, area) of `suites/test_wifi.py::test_x[pi4-a-2.4GHz]`: the board is the
+    longest board name that is a `-`-separated part of the parameter id."""
+    from hil.report.labels import area_of
+
+    path, _, rest = nodeid.partition("::")
+    params = rest[rest.find("[") + 1 : -1] if rest.endswith("]") else ""
+    for name in boards:  # longest first: `pi4` must not win over `pi4-a`
+        if params == name or f"-{params}-".find(f"-{name}-") >= 0:
+            return name, area_of(path)
+    return None
+
+
 class Progress:
     """pytest plugin: one rich line per board × suite."""
 
@@ -83,6 +96,21 @@ class Progress:
             key = group_of(item)
             if key is not None:
                 self.totals[key] = self.totals.get(key, 0) + 1
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: object, ids: list[str]) -> None:
+        """Under xdist the controller collects nothing: count what the first worker found."""
+        if self.totals:
+            return
+        from hil.pytest_plugin import _lab
+
+        boards = sorted((b.name for b in _lab(self.config).boards), key=len, reverse=True)
+        for nodeid in ids:
+            key = _group_of_nodeid(nodeid, boards)
+            if key is not None:
+                self.totals[key] = self.totals.get(key, 0) + 1
+        for key, group in self.groups.items():
+            group.total = self.totals.get(key)
 
     # -- quiet per-test letters ---------------------------------------------
     @pytest.hookimpl(hookwrapper=True)
