@@ -31,7 +31,6 @@ PATCHES = [
     {"os": {"sshKeys": []}},
     {"os": None},
     {"hostname": "lab-pi", "persistentLogging": True, "deviceType": "raspberrypi3"},
-    {"os": {"network": {"wifi": 1}}},
     {"nested": {"a": {"b": {"c": [1, 2, {"d": None}]}}}, "unicode": "café ☕"},
     {},
 ]
@@ -51,11 +50,16 @@ def test_merge_agrees_with_jq(tmp_path: Path, patch: dict) -> None:
     assert json.dumps(json.loads(ours)) == json.dumps(json.loads(jq.stdout))
 
 
+def test_merge_refuses_a_result_networkmanager_would_not_get() -> None:
+    with pytest.raises(ImageError, match=r"^img: config\.json after merge: .*os\.network\.wifi"):
+        merge_config_json(json.dumps(EXISTING).encode(), b'{"os": {"network": {"wifi": 1}}}', "img")
+
+
 def test_merge_into_nothing_and_into_garbage() -> None:
     assert json.loads(merge_config_json(None, b'{"country": "DE"}', "x")) == {"country": "DE"}
     with pytest.raises(ImageError, match="x: is not valid JSON"):
         merge_config_json(b"{", b"{}", "x")
-    with pytest.raises(ImageError, match="holds a JSON list"):
+    with pytest.raises(ImageError, match="not a JSON object"):
         merge_config_json(b"[1]", b"{}", "x")
 
 
@@ -65,16 +69,20 @@ def test_layout_of_every_kind(tmp_path: Path) -> None:
         p.write_text(text)
         return p
 
+    wifi = "[connection]\nid=w\ntype=wifi\n\n[wifi]\nssid=hil-lab\n\n[wifi-security]\nkey-mgmt=wpa-psk\npsk=hil-lab-passphrase\n"
+    gsm = "[connection]\nid=cellular\ntype=gsm\n\n[gsm]\napn=internet\npassword = s3cr3t-pass\nusername=u\n"
+    proxy = (
+        'base {\nlog = "syslog:local7";\ndaemon = off;\nredirector = iptables;\n}\n\n'
+        "redsocks {\ntype = http-connect;\nip = 10.0.0.1;\nport = 3128;\nlocal_ip = 127.0.0.1;\n"
+        'local_port = 12345;\nlogin = "me";\npassword = "pr0xy-pass";\n}\n'
+    )
     files = collect_boot_files(
-        connections=[
-            w("resin-wifi", "[wifi-security]\npsk=hil-lab-passphrase\n"),
-            w("cellular", "[gsm]\napn=internet\npassword = s3cr3t-pass\nusername=u\n"),
-        ],
+        connections=[w("resin-wifi", wifi), w("cellular", gsm)],
         config_json=w("patch.json", '{"country": "GB", "wifi": {"psk": "json-secret"}}'),
-        redsocks_conf=w("proxy.conf", 'redsocks {\n type = http-connect;\n login = "me";\n password = "pr0xy-pass";\n}\n'),
+        redsocks_conf=w("proxy.conf", proxy),
         no_proxy=w("np", "10.0.0.0/8\n"),
-        dispatchers=[w("99-hook", "#!/bin/sh\n")],
-    )  # fmt: skip
+        dispatchers=[w("99-hook", "#!/bin/sh\nexit 0\n")],
+    )
     assert [(f.path, oct(f.mode), f.merge_json) for f in files] == [
         ("system-connections/resin-wifi", "0o600", False),
         ("system-connections/cellular", "0o600", False),

@@ -110,8 +110,19 @@ def _one_line_failure(r: subprocess.CompletedProcess, *needles: str) -> None:
     [
         (["--connection", "{missing}"], ["no such connection file"]),
         (["--connection", "{dir}"], ["is a directory"]),
-        (["--config-json", "{bad_json}"], ["bad.json:1: not valid JSON"]),
-        (["--config-json", "{list_json}"], ["must be a JSON object"]),
+        (["--config-json", "{bad_json}"], ["bad.json: line 1: not valid JSON"]),
+        (["--config-json", "{list_json}"], ["expected a JSON object"]),
+        (
+            ["--config-json", "{lower_country}"],
+            ["country.json: line 1: country: expected a two-letter"],
+        ),
+        (["--connection", "{short_psk}"], ["short-psk: line 10: [wifi-security] psk: expected 8 to 63"]),
+        (["--no-proxy", "{bad_no_proxy}"], ["no_proxy: line 2: proxy.example.com"]),
+        (["--redsocks-conf", "{daemon_on}"], ["redsocks.conf", "daemon"]),
+        (
+            ["--connection", "{wifi}", "--redsocks-conf", "{missing}"],
+            ["no such redsocks.conf file"],
+        ),
         (["--connection", "{bom}"], ["byte-order mark"]),
         (["--connection", "{latin1}"], ["not UTF-8"]),
         (["--dispatcher", "{no_shebang}"], ["does not start with #!"]),
@@ -137,7 +148,15 @@ def test_bad_input_is_one_line_and_image_unchanged(
         "colon": d / "a:b",
         "wifi": inputs["resin-wifi"],
         "wifi_upper": d / "RESIN-WIFI",
+        "lower_country": d / "country.json",
+        "short_psk": d / "short-psk",
+        "bad_no_proxy": d / "no_proxy",
+        "daemon_on": d / "redsocks.conf",
     }
+    (d / "country.json").write_text('{"country": "gb"}')
+    (d / "short-psk").write_text(WIFI.replace("psk=hil-lab-passphrase", "psk=short"))
+    (d / "no_proxy").write_text("10.0.0.0/8\nproxy.example.com\n")
+    (d / "redsocks.conf").write_text(REDSOCKS.replace("daemon = off", "daemon = on"))
     (d / "bad.json").write_text('{"country": GB}')
     (d / "list.json").write_text("[]")
     (d / "bom").write_bytes(b"\xef\xbb\xbf" + WIFI.encode())
@@ -177,7 +196,7 @@ def test_bad_images_are_one_line(tmp_path: Path, hil_cmd, inputs, make, needle) 
 def test_too_large_is_one_line_and_image_unchanged(tmp_path: Path, hil_cmd) -> None:
     img = make_image(tmp_path / "a.img", "tiny")
     big = tmp_path / "big-wifi"
-    big.write_text("[connection]\n" + "#" * (2 * MiB) + "\n")
+    big.write_text("#" * (2 * MiB) + "\n" + WIFI)  # valid, but a 2 MiB comment
     before = digest(img)
     r = hil(hil_cmd, "inject", str(img), "--connection", str(big))
     _one_line_failure(r, "no room", "image unchanged")

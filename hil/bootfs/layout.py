@@ -4,7 +4,8 @@ The networking doc's layout: connection files in `system-connections/` under
 their own names, `config.json` at the top (merged into the existing one, never
 replaced), the proxy's `redsocks.conf` and `no_proxy` in `system-proxy/`,
 NetworkManager dispatcher scripts in `dispatcher.d/`. Every input is read and
-checked here, before anything is written anywhere.
+checked here (by `hil.netconfig`'s rules: what NetworkManager, balenaOS and
+redsocks accept), before anything is written anywhere.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from pathlib import Path
 
 from hil.bootfs.errors import ImageError
 from hil.lab.secrets import collect_secret_values, is_secret_key
+from hil.netconfig import check_boot_file
+from hil.netconfig import merge_config_json as _netconfig_merge
+from hil.netconfig.bootfiles import BootFileKind
 
 SYSTEM_CONNECTIONS = "system-connections"
 SYSTEM_PROXY = "system-proxy"
@@ -68,10 +72,11 @@ def collect_boot_files(
     """
     files: list[BootFile] = []
     for path in connections:
-        data = _read_text_file(path, "connection")
+        name = _fat_name(path)
+        data = _read_checked(path, "connection")
         files.append(
             BootFile(
-                f"{SYSTEM_CONNECTIONS}/{_fat_name(path)}",
+                f"{SYSTEM_CONNECTIONS}/{name}",
                 data,
                 0o600,
                 source=str(path),
@@ -81,7 +86,7 @@ def collect_boot_files(
     if config_json is not None:
         files.append(_config_json_patch(config_json))
     if redsocks_conf is not None:
-        data = _read_text_file(redsocks_conf, "redsocks.conf")
+        data = _read_checked(redsocks_conf, "redsocks.conf")
         files.append(
             BootFile(
                 f"{SYSTEM_PROXY}/redsocks.conf",
@@ -95,61 +100,39 @@ def collect_boot_files(
         files.append(
             BootFile(
                 f"{SYSTEM_PROXY}/no_proxy",
-                _read_text_file(no_proxy, "no_proxy"),
+                _read_checked(no_proxy, "no_proxy"),
                 source=str(no_proxy),
             )
         )
     for path in dispatchers:
-        data = _read_text_file(path, "dispatcher script")
-        if not data.startswith(b"#!"):
-            raise ImageError(
-                f"{path}: dispatcher script does not start with #! "
-                "(NetworkManager's dispatcher executes it directly)"
-            )
-        files.append(BootFile(f"{DISPATCHER}/{_fat_name(path)}", data, 0o755, source=str(path)))
+        name = _fat_name(path)
+        data = _read_checked(path, "dispatcher")
+        files.append(BootFile(f"{DISPATCHER}/{name}", data, 0o755, source=str(path)))
     _check_unique(files)
     return files
 
 
 def merge_config_json(existing: bytes | None, patch: bytes, where: str) -> bytes:
-    """`patch` merged into the `existing` config.json: objects merge key by key,
-    recursively; any other value (including `null`, which config.json uses for
-    "none", e.g. `dnsServers`) replaces what was there. Keys keep their order;
-    new ones come last. The same rule as jq's `.[0] * .[1]`, which a live board
-    uses for the same merge.
+    """`patch` merged into the `existing` config.json (`hil.netconfig`'s merge:
+    objects key by key, recursively; any other value, `null` included, replaces
+    what was there; order kept). The same rule as jq's `.[0] * .[1]`, which a
+    live board uses for the same merge. Raises `ImageError` naming `where`.
     """
-    update = json.loads(patch)
-    if existing is None:
-        merged = update
-    else:
-        try:
-            current = json.loads(existing.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise ImageError(f"{where}: is not valid JSON ({e}); cannot merge into it") from None
-        if not isinstance(current, dict):
-            raise ImageError(f"{where}: holds a JSON {type(current).__name__}, not an object")
-        merged = _deep_merge(current, update)
-    return (json.dumps(merged, indent=2, ensure_ascii=False) + "\n").encode()
-
-
-def _deep_merge(base: dict, update: dict) -> dict:
-    out = dict(base)
-    for key, value in update.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
+    try:
+        return _netconfig_merge(existing, patch)
+    except UnicodeDecodeError as e:
+        raise ImageError(
+            f"{where}: is not UTF-8 text (byte {e.start}); cannot merge into it"
+        ) from None
+    except json.JSONDecodeError as e:
+        raise ImageError(f"{where}: is not valid JSON ({e}); cannot merge into it") from None
+    except ValueError as e:
+        raise ImageError(f"{where}: {e}") from None
 
 
 def _config_json_patch(path: str | Path) -> BootFile:
-    data = _read_text_file(path, "config.json")
-    try:
-        value = json.loads(data.decode("utf-8"))
-    except json.JSONDecodeError as e:
-        raise ImageError(f"{path}:{e.lineno}: not valid JSON: {e.msg}") from None
-    if not isinstance(value, dict):
-        raise ImageError(f"{path}: config.json must be a JSON object, not a {type(value).__name__}")
+    data = _read_checked(path, "config.json")
+    value = json.loads(data.decode("utf-8"))
     return BootFile(
         CONFIG_JSON,
         data,
@@ -158,6 +141,18 @@ def _config_json_patch(path: str | Path) -> BootFile:
         source=str(path),
         secrets=tuple(collect_secret_values(value)),
     )
+
+
+def _read_checked(path: str | Path, kind: BootFileKind) -> bytes:
+    """The input's bytes, if `hil.netconfig` finds no error in it (else one line naming
+    the file, line and key)."""
+    data = _read_text_file(path, kind)
+    report = check_boot_file(kind, data, str(path))
+    if not report.valid:
+        first, more = report.errors[0], len(report.errors) - 1
+        tail = f" (and {more} more error{'s' if more > 1 else ''})" if more else ""
+        raise ImageError(f"{path}: {first}{tail}")
+    return data
 
 
 def _read_text_file(path: str | Path, what: str) -> bytes:
