@@ -29,6 +29,8 @@ COMMAND_MODULES = [
     "modeswitch_cmd",
     "devices_cmd",
     "report_cmd",
+    "bundle_cmd",
+    "repro_cmd",
     # one per line: several people add theirs here
 ]
 

@@ -1,0 +1,60 @@
+"""`hil repro` — reproduce a field failure from its bundle, on a rig or the simulator."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from hil.lab.secrets import redact
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from hil.repro import repro
+
+    p = sub.add_parser(
+        "repro",
+        help="reproduce a field failure from its bundle (on a matching rig or the simulator)",
+        description=(repro.__doc__ or "").strip()
+        + "\n\nExit 0 if nothing is red (not reproduced), 1 if a test failed or broke "
+        "(reproduced), 2 for a bad bundle or lab config, 255 if the harness failed.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("bundle", metavar="BUNDLE", help="a bundle directory or .tar/.tar.gz")
+    p.add_argument(
+        "--lab",
+        metavar="PATH",
+        help="look for a matching board in this lab (default: build a simulated board)",
+    )
+    p.add_argument("--board", metavar="NAME", help="use this board of --lab")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="DIR",
+        help="where the report goes (default out/repro/BUNDLE-NAME)",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from hil.errors import ConfigError
+    from hil.lab import load_lab
+    from hil.repro.bundle import load_bundle
+    from hil.repro.repro import repro
+
+    if args.board and not args.lab:
+        raise ConfigError("--board needs --lab (the lab the board belongs to)")
+    bundle = load_bundle(args.bundle)
+    lab = load_lab(args.lab) if args.lab else None
+    out = Path(args.output or f"out/repro/{bundle.name}")
+    result = repro(
+        bundle,
+        lab=lab,
+        lab_path=args.lab,
+        board=args.board,
+        out_dir=out,
+        note=lambda msg: sys.stderr.write(f"hil repro: {redact(msg)}\n"),
+    )
+    for line in result.lines():
+        sys.stdout.write(redact(line) + "\n")
+    return 1 if result.red else 0

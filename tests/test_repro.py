@@ -1,0 +1,181 @@
+"""The bundle round trip: collect from a simulated board, check, repro on a simulated
+board built from the bundle — the fault the bundle's files cause comes back, and
+does not with the right files."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from hil.board import Board
+from hil.flash import flash
+from hil.lab import load_lab
+from hil.repro.bundle import Bundle, load_bundle
+from hil.repro.check import check_bundle
+from hil.repro.collect import collect
+from hil.repro.repro import repro
+from hil.repro.simlab import build_sim_lab
+from tests.conftest import REPO
+
+LAB_PSK = "hil-lab-passphrase"
+WRONG_PSK = "not-the-lab-passphrase"
+
+LAB = """\
+name: field-lab-{tag}
+boards:
+  - name: field-{tag}
+    device_type: raspberrypi4-64
+    console: {{url: "sim://field-{tag}"}}
+    power: {{driver: sim}}
+    wifi:
+      - {{name: lab-wpa2, ssid: hil-lab, security: wpa-psk, psk: {lab_psk}}}
+    flash:
+      connections: [{connection}]
+    sim:
+      os_release: "2.113.4"
+      hostname: f1e1d{tag}
+      networks:
+        - {{ssid: hil-lab, security: wpa-psk, psk: {lab_psk}, channel: 6}}
+        - {{ssid: hil-open, security: none, channel: 1}}
+"""
+
+RESIN_WIFI = """\
+[connection]
+id=resin-wifi
+type=wifi
+
+[wifi]
+hidden=true
+mode=infrastructure
+ssid=hil-lab
+
+[ipv4]
+method=auto
+
+[ipv6]
+addr-gen-mode=stable-privacy
+method=auto
+
+[wifi-security]
+auth-alg=open
+key-mgmt=wpa-psk
+psk={psk}
+"""
+
+
+def _field_board(tmp_path: Path, tag: str, psk: str) -> tuple[Board, str]:
+    """A simulated board flashed with a resin-wifi that has `psk` (as in the field)."""
+    conn = tmp_path / "resin-wifi"
+    conn.write_text(RESIN_WIFI.format(psk=psk))
+    lab_file = tmp_path / "lab.yaml"
+    lab_file.write_text(LAB.format(tag=tag, lab_psk=LAB_PSK, connection=conn))
+    lab = load_lab(lab_file)
+    board = Board(lab, lab.boards[0])
+    assert flash(board, "2.113.4") == "2.113.4"
+    return board, lab.name
+
+
+def _collect(tmp_path: Path, tag: str, psk: str, redact: bool = False) -> Bundle:
+    board, lab_name = _field_board(tmp_path, tag, psk)
+    with board.open_shell() as shell:
+        bundle = collect(shell, board.config, lab=lab_name, redact=redact)
+    return load_bundle(bundle.write(tmp_path / "bundle.tar.gz"))
+
+
+def _bundle_verdict(result) -> dict[str, str]:
+    return {
+        k.split("[")[1].split("-")[0]: v["outcome"]
+        for k, v in result.outcomes.items()
+        if "bundle_suite" in k
+    }
+
+
+def test_round_trip_reproduces_a_wrong_psk(tmp_path: Path) -> None:
+    bundle = _collect(tmp_path, "a", WRONG_PSK)
+    # collected: the file as it is on the board, the surroundings, the release
+    assert WRONG_PSK.encode() in bundle.files["system-connections/resin-wifi"]
+    assert bundle.device.os_release == "2.113.4"
+    assert {n.ssid: n.psk for n in bundle.device.networks or []}["hil-lab"] == LAB_PSK
+    # checked: the passphrase does not fit the network, before any board is touched
+    report = check_bundle(bundle)
+    assert any("psk differs" in str(w) for w in report.device.warnings)
+    # reproduced on a simulated board built from the bundle
+    result = repro(bundle, out_dir=tmp_path / "out")
+    assert result.target.built
+    red = result.red
+    assert _bundle_verdict(result) == {"resin": "failed"}, result.outcomes
+    reason = next(v["reason"] for k, v in red.items() if "bundle_suite" in k)
+    assert "Secrets were required" in reason
+    report_text = (tmp_path / "out" / "report.txt").read_text()
+    assert "reproduced" in report_text
+    # no secret of the bundle reaches the report, the transcripts or the lab config
+    for f in (tmp_path / "out").rglob("*"):
+        if f.is_file():
+            text = f.read_text(errors="replace")
+            assert WRONG_PSK not in text, f
+            assert LAB_PSK not in text, f
+
+
+def test_round_trip_with_the_right_psk_is_not_red(tmp_path: Path) -> None:
+    bundle = _collect(tmp_path, "b", LAB_PSK)
+    assert check_bundle(bundle).device.warnings == []
+    result = repro(bundle, out_dir=tmp_path / "out")
+    assert _bundle_verdict(result) == {"resin": "passed"}, result.outcomes
+    assert not result.red, result.outcomes
+
+
+def test_redacted_bundle_keeps_no_secret_and_says_what_it_assumed(tmp_path: Path) -> None:
+    bundle = _collect(tmp_path, "c", WRONG_PSK, redact=True)
+    for path, data in bundle.files.items():
+        assert WRONG_PSK.encode() not in data, path
+        assert LAB_PSK.encode() not in data, path
+    assert "system-connections/resin-wifi: wifi-security.psk" in bundle.device.redacted
+    sim = build_sim_lab(bundle)
+    assert any("passphrase of 'hil-lab' is not in device.yaml" in a for a in sim.assumptions)
+
+
+def test_sim_lab_from_a_cellular_bundle() -> None:
+    bundle = load_bundle(REPO / "fixtures" / "bundles" / "cellular-sim-missing")
+    board = build_sim_lab(bundle).board
+    assert board.sim is not None
+    modem = board.sim.modems[0]
+    assert (modem.vid_pid, modem.sim, modem.apn) == ("2c7c:0125", "missing", "giffgaff.com")
+    assert board.modems[0].model == "Quectel EC25"
+    assert board.modems[0].apn == "giffgaff.com"
+    assert board.sim.os_release == "2.108.27"
+    text, env = build_sim_lab(bundle).to_yaml()
+    assert "password" not in env.values() or "${env:" in text
+    assert ": password\n" not in text
+
+
+def test_cli_repro_exit_status_and_usage(tmp_path: Path, hil_cmd: list[str]) -> None:
+    bundle = REPO / "fixtures" / "bundles" / "wifi-wrong-psk"
+    r = subprocess.run(
+        [*hil_cmd, "repro", str(bundle), "-o", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "WiFi authentication failure (lab fault wrong-psk)" in r.stdout
+    assert "FAILED   bundle: test_bundle_connection_comes_up[resin-wifi" in r.stdout
+    assert "Secrets were required" in r.stdout
+    assert "office-passphrase" not in r.stdout + r.stderr
+    r = subprocess.run(
+        [*hil_cmd, "repro", str(bundle), "--board", "x"], capture_output=True, text=True
+    )
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+
+
+@pytest.mark.parametrize("board", ["pi4-a"])
+def test_repro_on_a_lab_board_as_asked(tmp_path: Path, board: str) -> None:
+    """`--lab/--board`: the lab's board gets the bundle's files (flashed with its release)."""
+    bundle = load_bundle(REPO / "fixtures" / "bundles" / "wifi-wrong-psk")
+    lab_path = str(REPO / "lab-config" / "sim.yaml")
+    result = repro(bundle, lab=load_lab(lab_path), lab_path=lab_path, board=board,
+                   out_dir=tmp_path / "out")  # fmt: skip
+    assert not result.target.built
+    # the lab has no site-office network: the bundle's connection cannot come up there
+    assert _bundle_verdict(result) == {"resin": "failed"}, result.outcomes
