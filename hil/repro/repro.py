@@ -207,16 +207,13 @@ def apply_files(board: Board, release: str, files: list[BootFile], note: Note) -
         wait_for_release(board, release, board.config.flash.boot_timeout)
         return
     if _release_of(board.config) == release:
-        try:
-            from hil.board.files import BootFileWriter  # type: ignore[import-not-found]
-        except ImportError:
-            BootFileWriter = None
-        if BootFileWriter is not None:
-            note(f"writing the bundle's files to {board.name}'s boot partition, then rebooting")
-            with board.open_shell() as shell:
-                BootFileWriter(shell).write(files)
-            board.power_cycle()
-            return
+        from hil.board.files import BootFileWriter
+
+        note(f"writing the bundle's files to {board.name}'s boot partition, then rebooting")
+        with board.open_shell() as shell:
+            BootFileWriter(shell).write(files)
+        board.power_cycle()
+        return
     from hil.flash.flasher import write_release
 
     note(f"flashing {board.name} with balenaOS {release} and the bundle's files")
