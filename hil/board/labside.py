@@ -69,6 +69,10 @@ class SimLabSide(_FaultContext):
     def power_cycle(self) -> None:
         self.endpoint.request(op="reboot")
 
+    def usb_port(self, modem: str, action: str) -> dict:
+        """Power the port of a modem off and on (`replug`), or only `unplug`/`plug` it."""
+        return self.endpoint.request(op="usb", modem=modem, action=action)
+
 
 class NoLabSide(_FaultContext):
     """A rig whose lab config declares no fault control."""

@@ -138,6 +138,10 @@ class SimServer:
         if op == "power":
             board.set_power(bool(req["on"]))
             return {"ok": True, "powered": board.powered}
+        if op == "usb":
+            from hil.sim.usb import usb_port_request
+
+            return usb_port_request(board.world, str(req.get("modem")), str(req.get("action")))
         return {"ok": False, "error": f"unknown op {op!r}"}
 
 

@@ -152,6 +152,8 @@ def _grep_pattern(p: Proc, args: list[str]) -> tuple[re.Pattern[str], set[str], 
     for a in it:
         if a == "-e":
             pattern = next(it, "")
+        elif a == "-m" and pattern is None:
+            flags.add("m" + next(it, "0"))  # -m NUM: stop after NUM matching lines
         elif a.startswith("-") and len(a) > 1 and pattern is None and not rest:
             flags.update(a[1:])
         elif pattern is None:
@@ -181,6 +183,8 @@ def _grep_pattern(p: Proc, args: list[str]) -> tuple[re.Pattern[str], set[str], 
 def grep(p: Proc) -> int:
     extra = {"egrep": ["-E"], "fgrep": ["-F"]}.get(p.name, [])
     rx, flags, files = _grep_pattern(p, extra + p.args[1:])
+    limit = next((int(f[1:]) for f in flags if f.startswith("m") and f[1:].isdigit()), None)
+    flags = {f for f in flags if not (f.startswith("m") and f[1:].isdigit())}
     matched = 0
     inputs = _inputs(p, files)
     for name, data in inputs:
@@ -188,6 +192,8 @@ def grep(p: Proc) -> int:
             continue
         count = 0
         for line in data.decode("utf-8", "replace").splitlines():
+            if limit is not None and count >= limit:
+                break
             if bool(rx.search(line)) != ("v" in flags):
                 count += 1
                 if not ({"q", "c", "l"} & flags):

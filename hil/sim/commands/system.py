@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import posixpath
+import threading
 import time
 
 from hil.sim.commands import command
-from hil.sim.shell.interp import CommandError, Proc, RebootRequested
+from hil.sim.shell.interp import CommandError, Interrupted, Proc, RebootRequested
 
 
 @command("uname")
@@ -116,3 +118,46 @@ def env(p: Proc) -> int:
 @command("reboot")
 def reboot(p: Proc) -> int:
     raise RebootRequested
+
+
+@command("timeout")
+def timeout(p: Proc) -> int:
+    """`timeout [-s SIG] DURATION CMD...`: run CMD, interrupt it after DURATION (exit 124)."""
+    args = p.args[1:]
+    while args and args[0].startswith("-") and args[0] != "--":
+        args = args[2:] if args[0] in ("-s", "--signal", "-k", "--kill-after") else args[1:]
+    if args[:1] == ["--"]:
+        args = args[1:]
+    if len(args) < 2:
+        raise CommandError("usage: timeout [-s SIG] DURATION COMMAND [ARG]...", 125)
+    try:
+        seconds = float(args[0].rstrip("s"))
+    except ValueError:
+        raise CommandError(f"invalid time interval '{args[0]}'", 125) from None
+    handler = p.shell.commands.get(posixpath.basename(args[1]))
+    if handler is None:
+        p.err(f"timeout: failed to run command '{args[1]}': No such file or directory\n")
+        return 127
+    fired = threading.Event()
+
+    def expire() -> None:
+        fired.set()
+        p.shell.interrupt.set()  # the board's Ctrl-C path: every waiting handler honours it
+
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        status = handler(Proc(p.shell, args[1:], p.stdin, p.out, p.err))
+        return 0 if status is None else status
+    except Interrupted:
+        if not fired.is_set():
+            raise  # a real Ctrl-C
+        return 124
+    except CommandError as e:
+        p.err(f"{args[1]}: {e}\n")
+        return e.status
+    finally:
+        timer.cancel()
+        if fired.is_set():
+            p.shell.interrupt.clear()
