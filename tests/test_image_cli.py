@@ -116,7 +116,10 @@ def _one_line_failure(r: subprocess.CompletedProcess, *needles: str) -> None:
             ["--config-json", "{lower_country}"],
             ["country.json: line 1: country: expected a two-letter"],
         ),
-        (["--connection", "{short_psk}"], ["short-psk: line 10: [wifi-security] psk: expected 8 to 63"]),
+        (
+            ["--connection", "{short_psk}"],
+            ["short-psk: line 10: [wifi-security] psk: expected 8 to 63"],
+        ),
         (["--no-proxy", "{bad_no_proxy}"], ["no_proxy: line 2: proxy.example.com"]),
         (["--redsocks-conf", "{daemon_on}"], ["redsocks.conf", "daemon"]),
         (
@@ -207,3 +210,8 @@ def test_missing_file_in_image_is_one_line(tmp_path: Path, hil_cmd) -> None:
     img = make_image(tmp_path / "a.img")
     _one_line_failure(hil(hil_cmd, "cat", str(img), "config.json"), "no such file")
     _one_line_failure(hil(hil_cmd, "ls", str(img), "system-connections"), "no such file")
+
+
+def test_devices_and_directories_are_not_images(tmp_path: Path, hil_cmd) -> None:
+    _one_line_failure(hil(hil_cmd, "ls", "/dev/null"), "/dev/null: not a disk image file")
+    _one_line_failure(hil(hil_cmd, "ls", str(tmp_path)), "is a directory, not a disk image")

@@ -52,7 +52,7 @@ class BootPartition:
         path = Path(image)
         _recover_if_interrupted(path)
         with _open_image(path, write=False) as fd, os.fdopen(os.dup(fd), "rb") as f:
-            size = os.lseek(fd, 0, os.SEEK_END)
+            size = os.fstat(fd).st_size
             table = read_partition_table(f, size, str(path))
             fats = [(p, v) for p in table.partitions if (v := read_fat_volume(f, p.start, p.size))]
         if not table.partitions:
@@ -193,7 +193,7 @@ class BootPartition:
 
 @contextlib.contextmanager
 def _open_image(path: Path, write: bool) -> Iterator[int]:
-    """The image, open and locked (shared to read, exclusive to write)."""
+    """The image file, open and locked (shared to read, exclusive to write)."""
     try:
         fd = os.open(path, os.O_RDWR if write else os.O_RDONLY)
     except FileNotFoundError:
@@ -206,8 +206,12 @@ def _open_image(path: Path, write: bool) -> Iterator[int]:
         ) from None
     try:
         mode = os.fstat(fd).st_mode
-        if not (stat.S_ISREG(mode) or stat.S_ISBLK(mode)):
-            raise ImageError(f"{path}: not a regular file or block device")
+        if stat.S_ISDIR(mode):
+            raise ImageError(f"{path}: is a directory, not a disk image")
+        if not stat.S_ISREG(mode):
+            # A device (an SD card) gets an injected copy of its image instead: the undo
+            # journal and hole detection are for image files.
+            raise ImageError(f"{path}: not a disk image file")
         fcntl.flock(fd, fcntl.LOCK_EX if write else fcntl.LOCK_SH)
         yield fd
     finally:
@@ -256,8 +260,7 @@ def _data_ranges(fd: int, start: int, size: int) -> Iterator[tuple[int, int]]:
         except OSError as e:
             if e.errno == errno.ENXIO:  # only a hole from here on
                 return
-            yield pos, end - pos  # no hole detection here (a block device): all data
-            return
+            raise
         if data >= end:
             return
         hole = min(os.lseek(fd, data, os.SEEK_HOLE), end)
