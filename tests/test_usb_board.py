@@ -11,12 +11,13 @@ import pytest
 
 from hil.board import Board
 from hil.lab import load_lab
-from hil.probes.udevadm import UdevRecord, parse_export_db
+from hil.probes.udevadm import parse_export_db
 from hil.sim.usb import usb_bus
 from hil.sim.world import World
 from hil.usb.board import BoardUsb
 from hil.usb.match import NoMatch
 from hil.usb.modeswitch import CONFIG_PACK, ModeswitchDb, stuck_in_storage
+from hil.usb.testbed import recording_of
 from hil.usb.wait import WaitTimeout
 from tests.conftest import SIM_LAB
 from tests.usb_umockdev import needs_umockdev, umockdev_run
@@ -76,28 +77,6 @@ def test_a_stuck_modem_is_reported_with_what_the_board_shows(lab):
         assert modem.vid_pid == "12d1:14dc" and time.monotonic() - t0 < 5
 
 
-def _umockdev_text(records: list[UdevRecord]) -> str:
-    """The sim's records as a umockdev recording (uevent properties, dev, driver link)."""
-    out = []
-    for r in records:
-        lines = [f"P: {r.devpath}"]
-        if r.devnode:
-            lines.append(f"N: {r.devnode[5:]}")
-        lines += [
-            f"E: {k}={v}"
-            for k, v in r.properties.items()
-            if k not in ("DEVPATH",) and not k.startswith(("ID_", "DEVLINKS"))
-        ]
-        if r.properties.get("MAJOR"):
-            lines.append(f"A: dev={r.properties['MAJOR']}:{r.properties['MINOR']}")
-        if r.driver:
-            lines.append(
-                f"L: driver={'../' * (r.devpath.count('/') - 1)}bus/usb/drivers/{r.driver}"
-            )
-        out.append("\n".join(lines) + "\n")
-    return "\n".join(out)
-
-
 @pytest.mark.real
 @needs_umockdev
 @pytest.mark.parametrize("name", ["pi4-a", "pi3-b"])
@@ -110,7 +89,7 @@ def test_the_sims_udevadm_prints_what_systemds_udevadm_prints_for_the_same_devic
     time.sleep(bus.real_seconds(8))
     records = bus.records()
     rec = tmp_path / "sim.umockdev"
-    rec.write_text(_umockdev_text(records))
+    rec.write_text(recording_of(records))
     r = umockdev_run([str(rec)], "udevadm", "info", "--export-db")
     assert r.returncode == 0, r.stderr
     real = {x.devpath: x for x in parse_export_db(r.stdout)}

@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterable
 from pathlib import Path
+
+from hil.probes.udevadm import UdevRecord
 
 _RECORD_SPLIT = re.compile(r"\n\s*\n")
 
@@ -82,3 +85,26 @@ class Testbed:
 
     def uevent(self, sys_path: str, action: str) -> None:
         self.tb.uevent(sys_path, action)
+
+
+def recording_of(records: Iterable[UdevRecord]) -> str:
+    """Records as a umockdev recording: the uevent's properties (udev's `ID_*` additions
+    excepted: a testbed has no udev database), the `dev` attribute, the driver link."""
+    out = []
+    for r in records:
+        lines = [f"P: {r.devpath}"]
+        if r.devnode:
+            lines.append(f"N: {r.devnode[len('/dev/'):]}")
+        lines += [
+            f"E: {k}={v}"
+            for k, v in r.properties.items()
+            if k != "DEVPATH" and not k.startswith(("ID_", "DEVLINKS"))
+        ]
+        lines += [f"A: {k}={v}" for k, v in r.attributes.items()]
+        if r.properties.get("MAJOR"):
+            lines.append(f"A: dev={r.properties['MAJOR']}:{r.properties['MINOR']}")
+        if r.driver:
+            up = "../" * (r.devpath.count("/") - 1)
+            lines.append(f"L: driver={up}bus/usb/drivers/{r.driver}")
+        out.append("\n".join(lines) + "\n")
+    return "\n".join(out)
