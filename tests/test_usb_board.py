@@ -118,3 +118,18 @@ def test_the_sims_udevadm_prints_what_systemds_udevadm_prints_for_the_same_devic
         for block in ours_text.strip().split("\n\n")
     ]
     assert sorted(map("".join, real_keys)) == sorted(map("".join, our_keys))
+
+
+def test_a_lab_modem_missing_from_its_port_is_named(lab):
+    board = Board(lab, lab.board("pi4-a"))
+    config = lab.board("pi4-a").modems[0].model_copy(
+        update={"usb_path": "platform-fd500000.pcie-pci-0000:01:00.0-usb-0:1.4"}
+    )
+    with board.open_shell() as sh:
+        usb = BoardUsb(sh, board.name)
+        usb.wait_for(E3372, mode="modem", timeout=10)
+        assert usb.modem(lab.board("pi4-a").modems[0]).vid_pid == "12d1:14dc"
+        with pytest.raises(NoMatch) as e:
+            usb.modem(config)
+    first = str(e.value).splitlines()[0]
+    assert first.startswith("pi4-a: modem e3372 (Huawei E3372): no USB device in board pi4-a")

@@ -13,9 +13,10 @@ import time
 from typing import Protocol
 
 from hil.errors import HarnessError
+from hil.lab.models import ModemConfig
 from hil.probes.lsusb import LsusbEntry, parse_lsusb
 from hil.probes.udevadm import UdevParseError, UdevRecord, parse_export_db, parse_monitor
-from hil.usb.match import Match, MatchReport, match_usb
+from hil.usb.match import Match, MatchReport, NoMatch, match_usb
 from hil.usb.model import Mode, UdevTree, UsbDevice
 from hil.usb.wait import WaitTimeout, describe_wait, satisfied
 
@@ -85,6 +86,13 @@ class BoardUsb:
 
     def find(self, match: Match | dict[str, str] | str) -> UsbDevice:
         return self.report(match).one()
+
+    def modem(self, modem: ModemConfig) -> UsbDevice:
+        """A modem of the lab config: the USB device at its `usb_path`, whatever its ids."""
+        try:
+            return self.find(modem.usb_path)
+        except NoMatch as e:
+            raise NoMatch(f"{self.board}: modem {modem.name} ({modem.model}): {e}") from None
 
     def wait_for(
         self,
