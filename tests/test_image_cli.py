@@ -215,3 +215,20 @@ def test_missing_file_in_image_is_one_line(tmp_path: Path, hil_cmd) -> None:
 def test_devices_and_directories_are_not_images(tmp_path: Path, hil_cmd) -> None:
     _one_line_failure(hil(hil_cmd, "ls", "/dev/null"), "/dev/null: not a disk image file")
     _one_line_failure(hil(hil_cmd, "ls", str(tmp_path)), "is a directory, not a disk image")
+
+
+def test_image_commands_start_light(tmp_path: Path) -> None:
+    """`hil image ls|cat` load neither the lab config's nor netconfig's pydantic models
+    (start-up is most of an injection's time: bench/bootfs.py)."""
+    import sys
+
+    img = make_image(tmp_path / "a.img")
+    probe = (
+        "import sys; from hil.cli.main import main; "
+        f"main(['image', 'ls', {str(img)!r}]); "
+        "print(sorted(m for m in ('hil.lab.models', 'hil.netconfig', 'hil.cli.run_cmd') "
+        "if m in sys.modules))"
+    )
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[-1] == "[]"

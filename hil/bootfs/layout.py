@@ -15,12 +15,13 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hil.bootfs.errors import ImageError
 from hil.lab.secrets import collect_secret_values, is_secret_key
-from hil.netconfig import check_boot_file
-from hil.netconfig import merge_config_json as _netconfig_merge
-from hil.netconfig.bootfiles import BootFileKind
+
+if TYPE_CHECKING:
+    from hil.netconfig.bootfiles import BootFileKind
 
 SYSTEM_CONNECTIONS = "system-connections"
 SYSTEM_PROXY = "system-proxy"
@@ -118,8 +119,10 @@ def merge_config_json(existing: bytes | None, patch: bytes, where: str) -> bytes
     what was there; order kept). The same rule as jq's `.[0] * .[1]`, which a
     live board uses for the same merge. Raises `ImageError` naming `where`.
     """
+    from hil.netconfig import merge_config_json as netconfig_merge  # see _read_checked
+
     try:
-        return _netconfig_merge(existing, patch)
+        return netconfig_merge(existing, patch)
     except UnicodeDecodeError as e:
         raise ImageError(
             f"{where}: is not UTF-8 text (byte {e.start}); cannot merge into it"
@@ -146,6 +149,9 @@ def _config_json_patch(path: str | Path) -> BootFile:
 def _read_checked(path: str | Path, kind: BootFileKind) -> bytes:
     """The input's bytes, if `hil.netconfig` finds no error in it (else one line naming
     the file, line and key)."""
+    # Imported here, not at the top: `hil image ls|cat` need none of netconfig's models.
+    from hil.netconfig import check_boot_file
+
     data = _read_text_file(path, kind)
     report = check_boot_file(kind, data, str(path))
     if not report.valid:

@@ -41,7 +41,9 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or (for `command`, when a module is named after it) only that
+    command's: `hil image ...` does not import what `hil run` needs."""
     parser = _Parser(
         prog="hil",
         description="Hardware-in-the-loop test harness for cellular modems and WiFi on "
@@ -50,14 +52,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"hil {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for name in COMMAND_MODULES:
+    modules = COMMAND_MODULES
+    if command is not None and f"{command}_cmd" in COMMAND_MODULES:
+        modules = [f"{command}_cmd"]
+    for name in modules:
         importlib.import_module(f"hil.cli.{name}").register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser()
+    parser = build_parser(argv[0] if argv and not argv[0].startswith("-") else None)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
