@@ -139,6 +139,28 @@ def board(request: pytest.FixtureRequest) -> Board:
 
 
 @pytest.fixture(autouse=True)
+def _hil_record(request: pytest.FixtureRequest) -> None:
+    """The recording of a run, beside the transcripts of each board: its lab config
+    (`board.yaml`, secrets masked) and the tests in the order they ran (`tests.list`),
+    what `hil replay` needs to run the same tests against the same answers."""
+    if "board" not in request.fixturenames:
+        return
+    board = request.getfixturevalue("board")
+    if not isinstance(board, Board):  # a test module's own `board` parameter
+        return
+    directory = Path(request.config.getoption("--transcripts")) / board.name
+    done: set[str] = request.config.__dict__.setdefault("_hil_recorded_boards", set())
+    from hil.repro.recording import TESTS_LIST, write_board_yaml
+
+    if board.name not in done:
+        write_board_yaml(directory, board.config)
+        (directory / TESTS_LIST).unlink(missing_ok=True)
+        done.add(board.name)
+    with (directory / TESTS_LIST).open("a", encoding="utf-8") as f:
+        f.write(f"{request.node.path}::{request.node.nodeid.split('::', 1)[1]}\n")
+
+
+@pytest.fixture(autouse=True)
 def _hil_needs(request: pytest.FixtureRequest) -> None:
     marker = request.node.get_closest_marker("needs")
     if marker is None or "board" not in request.fixturenames:

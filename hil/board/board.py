@@ -1,7 +1,8 @@
 """What a suite talks to: a board's console, lab side and facts.
 
 Suites never know which tier they run on; this is the layer that does. It
-starts sim boards on demand (`sim://`), and hands out shells whose
+starts sim boards on demand (`sim://`) and boards replayed from a recording
+(`replay://`, served like sim boards), and hands out shells whose
 transcripts are the evidence attached to every test.
 """
 
@@ -26,8 +27,13 @@ class Board:
         self._endpoint = None
         self.lab: LabSide = self._make_lab_side()
 
+    @property
+    def is_replay(self) -> bool:
+        """Served from a recording (`replay://`): a sim board's lab side, recorded answers."""
+        return self.config.console.scheme == "replay"
+
     def _make_lab_side(self) -> LabSide:
-        if self.config.is_sim:
+        if self.config.is_sim or self.is_replay:
             return SimLabSide(self.name, self.sim_endpoint)
         if self.config.lab_side is not None:
             from hil.board.rig_faults import RigLabSide
@@ -37,6 +43,10 @@ class Board:
 
     @functools.cached_property
     def sim_endpoint(self):
+        if self.is_replay:
+            from hil.repro.replay import endpoint as replay_endpoint
+
+            return replay_endpoint(self.lab_config, self.name)
         from hil.sim.server import endpoint
 
         return endpoint(self.lab_config, self.name)
@@ -46,8 +56,8 @@ class Board:
         return self.config.device_type
 
     def console_target(self) -> str:
-        """What the console layer opens: the pty of a sim board, else the url."""
-        if self.config.is_sim:
+        """What the console layer opens: the pty of a sim or replay board, else the url."""
+        if self.config.is_sim or self.is_replay:
             return self.sim_endpoint.pty
         return self.config.console.url
 
@@ -55,7 +65,7 @@ class Board:
         self, transcript: str | Path | None = None, timeout: float | None = None
     ) -> ShellSession:
         c = self.config.console
-        return open_shell(
+        session = open_shell(
             self.console_target(),
             baudrate=c.baudrate,
             username=c.username,
@@ -67,18 +77,24 @@ class Board:
             flow_control=c.flow_control,
             exclusive=c.exclusive,
         )
+        if self.is_replay:
+            from hil.console.replay import guard
+
+            guard(session)
+        return session
 
     @functools.cached_property
     def power(self):
         """The board's power driver (the lab config's `power.driver`)."""
         from hil.power import make_driver
 
+        simulated = self.config.is_sim or self.is_replay
         config = self.config.power
-        if config is None and self.config.is_sim:
+        if config is None and simulated:
             from hil.lab.models import PowerConfig
 
             config = PowerConfig(driver="sim")
-        return make_driver(self.name, config, self.sim_endpoint if self.config.is_sim else None)
+        return make_driver(self.name, config, self.sim_endpoint if simulated else None)
 
     def lock(self) -> RigLock:
         """This board's rig lock (not taken yet)."""

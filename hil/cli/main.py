@@ -31,6 +31,7 @@ COMMAND_MODULES = [
     "report_cmd",
     "bundle_cmd",
     "repro_cmd",
+    "replay_cmd",
     # one per line: several people add theirs here
 ]
 

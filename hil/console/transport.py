@@ -18,6 +18,7 @@ from hil.errors import HarnessError
 #: schemes resolved to a local tty path by another layer (lazy, to keep layering)
 _RESOLVERS = {
     "sim": "hil.sim.server:resolve_url",
+    "replay": "hil.repro.replay:resolve_url",
 }
 
 
