@@ -122,8 +122,10 @@ def test_the_sims_udevadm_prints_what_systemds_udevadm_prints_for_the_same_devic
 
 def test_a_lab_modem_missing_from_its_port_is_named(lab):
     board = Board(lab, lab.board("pi4-a"))
-    config = lab.board("pi4-a").modems[0].model_copy(
-        update={"usb_path": "platform-fd500000.pcie-pci-0000:01:00.0-usb-0:1.4"}
+    config = (
+        lab.board("pi4-a")
+        .modems[0]
+        .model_copy(update={"usb_path": "platform-fd500000.pcie-pci-0000:01:00.0-usb-0:1.4"})
     )
     with board.open_shell() as sh:
         usb = BoardUsb(sh, board.name)

@@ -124,3 +124,31 @@ E: INTERFACE=8/6/80
     (dev,) = UdevTree(parse_export_db(export)).usb_devices()
     assert dev.vid_pid == "3566:2001" and classify_mode(dev) == "unknown"
     assert [i.class_triple for i in dev.interfaces] == ["ffffff", "080650"]
+
+
+REAL_EVENTS = (
+    "udevadm monitor --kernel --subsystem-match=net & m=$!; sleep 0.5; "
+    "ip link add hilv0 type veth peer name hilv1; ip link del hilv0; sleep 0.5; kill $m"
+)
+
+
+@pytest.mark.real
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="util-linux unshare")
+def test_real_kernel_events_in_a_private_network_namespace_parse_and_print_alike():
+    """systemd's udevadm monitor, on real uevents of a veth pair in a namespace of our own."""
+    r = subprocess.run(
+        ["unshare", "-n", "sh", "-c", REAL_EVENTS], capture_output=True, text=True, timeout=30
+    )
+    if r.returncode != 0 and "Operation not permitted" in r.stderr:
+        pytest.skip("no permission to create a network namespace here")
+    events = parse_monitor(r.stdout)
+    seen = {(e.source, e.action, e.sys_name, e.subsystem) for e in events}
+    assert ("KERNEL", "add", "hilv1", "net") in seen
+    assert ("KERNEL", "remove", "hilv0", "net") in seen
+    # the sim's monitor prints its events in exactly this layout
+    from hil.sim.commands.usb import monitor_line
+
+    for line in r.stdout.splitlines():
+        if line.startswith("KERNEL["):
+            (e,) = parse_monitor(line)
+            assert monitor_line(e.source, e.time, e.action, e.devpath, e.subsystem) == line

@@ -207,3 +207,19 @@ def test_replug_through_the_lab_side_control_request():
     assert usb_port_request(w, "ec25", "unplug") == {"ok": True, "mode": "absent", "vid_pid": None}
     assert usb_port_request(w, "nope", "replug")["error"].startswith("no modem 'nope'")
     assert usb_port_request(w, "ec25", "plug")["mode"] == "modem"
+
+
+def test_e3372_stick_firmware_is_ncm_with_an_option_port():
+    """12d1:1506 (stick firmware after its switch): huawei_cdc_ncm data, option AT port."""
+    bus = usb_bus(world_of(board([{"name": "stick", "vid_pid": "12d1:1506"}])))
+    m = bus.modem("stick")
+    assert m.mode == "modem"
+    assert m.drivers == ["option", "huawei_cdc_ncm", "usb-storage"]
+    assert (m.ttys, m.wdm, m.net, m.at_port) == (
+        ["/dev/ttyUSB0", "/dev/ttyUSB1"],
+        ["/dev/cdc-wdm0"],
+        ["wwan0"],
+        "/dev/ttyUSB0",
+    )
+    (dev,) = [d for d in UdevTree(bus.records()).usb_devices() if d.vid_pid == "12d1:1506"]
+    assert (dev.mode, dev.kind) == ("modem", "modem")

@@ -94,7 +94,7 @@ def recording_of(records: Iterable[UdevRecord]) -> str:
     for r in records:
         lines = [f"P: {r.devpath}"]
         if r.devnode:
-            lines.append(f"N: {r.devnode[len('/dev/'):]}")
+            lines.append(f"N: {r.devnode[len('/dev/') :]}")
         lines += [
             f"E: {k}={v}"
             for k, v in r.properties.items()

@@ -243,13 +243,18 @@ def _print_event(p: Proc, e: UsbEvent, kernel: bool, udev: bool, props: bool) ->
         if (source == "KERNEL" and not kernel) or (source == "UDEV" and not udev):
             continue
         # the kernel's monotonic clock: world seconds since boot
-        p.out(f"{source:<6}[{e.time + delay:.6f}] {e.action:<8} {e.devpath} ({e.subsystem})\n")
+        p.out(monitor_line(source, e.time + delay, e.action, e.devpath, e.subsystem) + "\n")
         if props:
             p.out(f"ACTION={e.action}\nDEVPATH={e.devpath}\nSUBSYSTEM={e.subsystem}\n")
             for k, v in e.properties:
                 if k not in ("DEVPATH", "SUBSYSTEM"):
                     p.out(f"{k}={v}\n")
             p.out(f"SEQNUM={e.seq}\n\n")
+
+
+def monitor_line(source: str, when: float, action: str, devpath: str, subsystem: str) -> str:
+    """One event line of systemd's `udevadm monitor` (`%-6s[%lu.%06lu] %-8s %s (%s)`)."""
+    return f"{source:<6}[{when:.6f}] {action:<8} {devpath} ({subsystem})"
 
 
 def _settle(p: Proc, args: list[str]) -> int:
