@@ -167,9 +167,7 @@ def main() -> int:
             }
             grown[label] = (os.stat(image).st_blocks * 512 - allocated) / 1024
             image.unlink()
-    print(
-        f"load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs (wall time grows with it)"
-    )
+    print(f"load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs (wall time grows with it)")
     for label, r in results.items():
         print(
             f"{label:>6} image: baseline (raw mtools) {_ms(r['baseline'])} | "
