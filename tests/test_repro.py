@@ -179,3 +179,53 @@ def test_repro_on_a_lab_board_as_asked(tmp_path: Path, board: str) -> None:
     assert not result.target.built
     # the lab has no site-office network: the bundle's connection cannot come up there
     assert _bundle_verdict(result) == {"resin": "failed"}, result.outcomes
+
+
+def test_collect_finds_the_modem_by_its_port_and_check_sees_storage_mode() -> None:
+    """pi4-a's E3372 (sim: a USB device on the real usb-modeswitch-data model): collected
+    at its port with its VID:PID; stuck in storage mode, `check` says so first."""
+    lab = load_lab(REPO / "lab-config" / "sim.yaml")
+    board = Board(lab, lab.board("pi4-a"))
+    lab_modem = board.config.modems[0]
+    with board.lab.fault("modem-stuck-in-storage-mode"):
+        board.power_cycle()
+        with board.open_shell() as shell:
+            stuck = collect(shell, board.config, lab=lab.name)
+    board.power_cycle()
+    with board.open_shell() as shell:
+        switched = collect(shell, board.config, lab=lab.name)
+    for bundle in (stuck, switched):
+        (modem,) = bundle.device.modems
+        assert (modem.model, modem.usb_path, modem.apn) == (
+            lab_modem.model,
+            lab_modem.usb_path,
+            lab_modem.apn,
+        )
+    assert stuck.device.modems[0].vid_pid == "12d1:1f01"
+    assert switched.device.modems[0].vid_pid not in (None, "12d1:1f01")
+    findings = check_bundle(stuck).findings
+    assert findings and findings[0].signature.fault == "modem-stuck-in-storage-mode"
+    assert "12d1:1f01, a storage-mode id" in findings[0].text
+    assert not [f for f in check_bundle(switched).findings if f.file == "device.yaml"]
+
+
+def test_cli_collect_redacted_keeps_no_lab_secret(tmp_path: Path, hil_cmd: list[str]) -> None:
+    out = tmp_path / "b.tar.gz"
+    r = subprocess.run(
+        [*hil_cmd, "bundle", "collect", "--lab", str(REPO / "lab-config" / "sim.yaml"),
+         "--board", "pi4-a", "--redact", "-o", str(out)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "secrets redacted" in r.stdout
+    bundle = load_bundle(out)
+    blob = b"".join(bundle.files.values()) + str(bundle.device.model_dump()).encode()
+    for secret in ("hil-lab-passphrase", "hil-hidden-pass", "hil-eap-pass"):
+        assert secret.encode() not in blob
+    assert bundle.device.networks and all(n.psk is None for n in bundle.device.networks)
+    assert "resin-sample.ignore" not in " ".join(bundle.files)
+    r = subprocess.run(
+        [*hil_cmd, "bundle", "collect", "--lab", str(REPO / "lab-config" / "sim.yaml"),
+         "--board", "nope"], capture_output=True, text=True,
+    )  # fmt: skip
+    assert r.returncode == 2 and "no board named 'nope'" in r.stderr

@@ -31,7 +31,7 @@ from hil.repro.bundle import (
     Bundle,
 )
 from hil.repro.configured import connections
-from hil.repro.triage import Finding, triage
+from hil.repro.triage import SIGNATURES, Finding, triage
 
 _KINDS = {
     CONFIG_JSON: "config.json",
@@ -119,8 +119,37 @@ def check_bundle(bundle: Bundle) -> BundleReport:
     _check_against_device(bundle, report.device)
     secrets = _secret_values(bundle)
     logs = {name: text for name in LOGS if (text := bundle.log(name)) is not None}
-    report.findings = triage(logs, redact=secrets)
+    report.findings = storage_mode_modems(bundle) + triage(logs, redact=secrets)
     return report
+
+
+def storage_mode_modems(bundle: Bundle) -> list[Finding]:
+    """Modems whose VID:PID in device.yaml is a storage-mode id that usb_modeswitch
+    switches (usb-modeswitch-data): the modem was found before it was switched."""
+    from hil.usb.modeswitch import ModeswitchDataMissing, ModeswitchDb
+
+    modems = [(i, m) for i, m in enumerate(bundle.device.modems) if m.vid_pid]
+    if not modems:
+        return []
+    try:
+        db = ModeswitchDb.load()
+    except ModeswitchDataMissing:
+        return []
+    signature = next(s for s in SIGNATURES if s.fault == "modem-stuck-in-storage-mode")
+    found = []
+    for i, m in modems:
+        vid, pid = (m.vid_pid or ":").split(":")
+        entry = db.lookup(vid, pid) or next(iter(db.variants_of(vid, pid)), None)
+        if entry is None:
+            continue
+        targets = ",".join(entry.target_products) or "?"
+        text = (
+            f"modems[{i}] {m.model} enumerates as {m.vid_pid}, a storage-mode id: "
+            f"usb_modeswitch ({entry.method}) switches it to "
+            f"{entry.target_vendor or vid}:{{{targets}}}"
+        )
+        found.append(Finding(signature, "device.yaml", 1, text, 1))
+    return found
 
 
 def _check_file(bundle: Bundle, path: str, data: bytes, report: BundleReport) -> Report | None:

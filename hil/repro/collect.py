@@ -40,6 +40,8 @@ from hil.repro.bundle import (
 from hil.repro.secrets import redact_bundle
 
 BOOT = "/mnt/boot"
+#: the OS's own template, in every boot partition: not the device's configuration
+TEMPLATES = {"resin-sample.ignore"}
 NMCLI = "nmcli --colors no -t"
 JOURNAL_LINES = 5000
 
@@ -98,7 +100,11 @@ def _boot_files(shell: Shell) -> dict[str, bytes]:
     wanted = [CONFIG_JSON]
     for directory in (CONNECTIONS, PROXY, DISPATCHER):
         listing = _out(shell, f"ls -1 {BOOT}/{directory} 2>/dev/null")
-        names = [n for n in (listing or "").splitlines() if n and not n.startswith(".")]
+        names = [
+            n
+            for n in (listing or "").splitlines()
+            if n and not n.startswith(".") and n not in TEMPLATES
+        ]
         wanted += [f"{directory}/{n}" for n in names]
     for path in wanted:
         full = shlex.quote(f"{BOOT}/{path}")
@@ -167,7 +173,66 @@ def _ethernet(shell: Shell) -> bool:
 
 
 def _modems(shell: Shell, board: BoardConfig) -> tuple[str, list[Modem]]:
-    """`mmcli.txt` and the modems ModemManager sees (model, firmware, SIM, operator)."""
+    """`mmcli.txt`, and the modems: those on the USB bus (by physical port, with the
+    VID:PID they enumerate as, storage mode included), with what ModemManager says
+    of them (model, firmware, SIM, operator, signal) and what the lab config knows
+    (the model at that port, the APN its SIM needs)."""
+    text, mm = _mmcli(shell)
+    usb = _usb_modems(shell)
+    by_port = {m.usb_path: m for m in board.modems}
+    modems: list[Modem] = []
+    used: set[int] = set()
+    for dev in usb:
+        lab = by_port.get(dev.id_path or "")
+        known = next(
+            (
+                i
+                for i, (sysfs, _) in enumerate(mm)
+                if i not in used and sysfs and sysfs.rstrip("/").endswith("/" + dev.sys_name)
+            ),
+            None,
+        )
+        if known is not None:
+            used.add(known)
+            modem = mm[known][1].model_copy(update={"vid_pid": dev.vid_pid})
+        else:
+            name = " ".join(x for x in (dev.manufacturer, dev.product) if x)
+            modem = Modem(model=name or "unknown modem", vid_pid=dev.vid_pid)
+        update: dict[str, object] = {"usb_path": dev.id_path}
+        if lab is not None:
+            update |= {"model": lab.model, "apn": lab.apn}
+        modems.append(modem.model_copy(update=update))
+    ids = [d.vid_pid for d in usb] or _usb_ids(shell)
+    for i, (_, modem) in enumerate(mm):
+        if i in used:
+            continue
+        if modem.vid_pid is None and len(ids) == 1:
+            modem = modem.model_copy(update={"vid_pid": ids[0]})
+        modems.append(modem)
+    return text, modems
+
+
+def _usb_modems(shell: Shell) -> list:
+    """The board's USB modems (`hil.usb` over the console), by physical port."""
+    from hil.usb.board import BoardUsb
+    from hil.usb.inventory import inventory
+    from hil.usb.modeswitch import ModeswitchDataMissing, ModeswitchDb
+
+    def db() -> ModeswitchDb | None:
+        try:
+            return ModeswitchDb.load()
+        except ModeswitchDataMissing:
+            return None
+
+    try:
+        devices = BoardUsb(shell, shell.name).devices()
+    except (HarnessError, ValueError):
+        return []  # no udevadm on the board
+    return [e.device for e in inventory(devices, db) if e.kind == "modem"]
+
+
+def _mmcli(shell: Shell) -> tuple[str, list[tuple[str | None, Modem]]]:
+    """`mmcli.txt` and ModemManager's modems: (sysfs device, modem) each."""
     listing = shell.run("mmcli -L -K", 30)
     if listing.exit_code == 127 or "not found" in listing.output[:200]:
         return "", []
@@ -176,21 +241,21 @@ def _modems(shell: Shell, board: BoardConfig) -> tuple[str, list[Modem]]:
         paths = parse_modem_list(listing.output).paths if listing.exit_code == 0 else []
     except MmcliParseError:
         paths = []
-    usb = _usb_ids(shell)
-    modems = []
-    for i, path in enumerate(paths):
+    found = []
+    for path in paths:
         index = index_of(path)
         r = shell.run(f"mmcli -m {index} -K", 30)
         text += f"\n$ mmcli -m {index} -K\n{r.output}"
         if r.exit_code != 0:
             continue
-        modem = modem_from_mmcli(r.output, usb)
-        if modem is None:
-            continue
-        if i < len(board.modems):  # the lab config knows the APN its SIM needs
-            modem = modem.model_copy(update={"apn": board.modems[i].apn})
-        modems.append(modem)
-    return text, modems
+        modem = modem_from_mmcli(r.output)
+        if modem is not None:
+            try:
+                sysfs = parse_modem(r.output).device
+            except MmcliParseError:
+                sysfs = None
+            found.append((sysfs, modem))
+    return text, found
 
 
 def _usb_ids(shell: Shell) -> list[str]:
