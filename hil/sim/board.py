@@ -22,6 +22,8 @@ from hil.lab.models import BoardConfig
 from hil.sim.console_faults import LineFaults
 from hil.sim.shell import ExitShell, Interrupted, Shell
 from hil.sim.shell.interp import RebootRequested
+from hil.sim.shell.lexer import Incomplete, ShellSyntaxError
+from hil.sim.shell.parser import parse
 from hil.sim.world import World
 
 CTRL_C, CTRL_D, CTRL_U, BS, DEL, ESC = b"\x03", b"\x04", b"\x15", b"\x08", b"\x7f", b"\x1b"
@@ -56,6 +58,7 @@ class SimBoard:
         self._powered.set()
         self._threads: list[threading.Thread] = []
         self.commands_run = 0
+        self.commands_since_boot = 0
 
     # -- lifecycle -----------------------------------------------------
     def start(self) -> SimBoard:
@@ -245,6 +248,7 @@ class SimBoard:
     def _boot(self) -> None:
         w = self.world
         w.boot()
+        self.commands_since_boot = 0
         lines = [
             "",
             "U-Boot 2021.10 (balenaOS)",
@@ -304,7 +308,7 @@ class SimBoard:
         while True:
             self.write(self.prompt(shell))
             try:
-                line = self._read_line(chars, echo=shell.tty.echo)
+                line = self._read_command(chars, shell)
             except EOFError:
                 self.write("logout\n")
                 return
@@ -316,12 +320,33 @@ class SimBoard:
                 self.write("logout\n")
                 return
 
+    def _read_command(self, chars, shell: Shell) -> str | None:
+        """A whole command: more lines (after the PS2 prompt `> `) while it is incomplete."""
+        line = self._read_line(chars, echo=shell.tty.echo)
+        while line is not None:
+            try:
+                parse(line)
+                return line
+            except Incomplete:
+                self.write(shell.env.get("PS2", "> "))
+                more = self._read_line(chars, echo=shell.tty.echo)
+                if more is None:
+                    return None
+                line += "\n" + more
+            except ShellSyntaxError:
+                return line  # run_line reports it
+        return None
+
     def _run(self, shell: Shell, line: str) -> None:
         self._interrupt.clear()
         self._busy = True
         self.commands_run += 1
+        self.commands_since_boot += 1
         try:
-            if self.world.fault("reboot-during-command") and self.commands_run % 4 == 0:
+            if self.world.fault("reboot-during-command") and self.faults.reboots_during(
+                self.commands_since_boot
+            ):
+                self._interrupt.wait(0.05)  # the command is under way when the board goes
                 raise RebootRequested
             shell.run_line(line)
         except Interrupted:
@@ -330,7 +355,7 @@ class SimBoard:
                 raise _Rebooted from None
             self.write("^C\n")
         except RebootRequested:
-            self.write("[ 4123.567890] reboot: Restarting system\n")
+            self.write(f"[{self.world.clock.uptime():12.6f}] reboot: Restarting system\n")
             raise _Rebooted from None
         finally:
             self._busy = False

@@ -3,8 +3,9 @@
 Commands are handlers registered in `hil.sim.commands`; this module does what
 a shell does around them: expansion ($?, $VAR, $(…), globbing), pipes (each
 stage's stdout feeds the next), redirection to files of the virtual
-filesystem, `&&`/`||`/`;`, subshells and the few builtins that change the
-shell itself (cd, export, unset, exit, set, `:`).
+filesystem, `&&`/`||`/`;`, subshells, `{ …; }` groups, functions with
+positional parameters, and the few builtins that change the shell itself
+(cd, export, unset, exit, set, `:`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from hil.sim.shell.lexer import ShellSyntaxError, Word
-from hil.sim.shell.parser import AndOr, Command, CommandList, Pipeline, Redirect, Simple, parse
+from hil.sim.shell.lexer import ShellSyntaxError, Word, tokenize
+from hil.sim.shell.parser import (
+    AndOr,
+    Command,
+    CommandList,
+    FuncDef,
+    Group,
+    Pipeline,
+    Redirect,
+    Simple,
+    parse,
+)
 
 if TYPE_CHECKING:
     from hil.sim.world import World
@@ -124,6 +135,8 @@ class Shell:
         }
         self.pid = 1000 + (os.getpid() % 3000)
         self.tty = TtyState()
+        self.functions: dict[str, Command] = {}
+        self.positional: list[str] = []
 
     # -- entry points --------------------------------------------------
     def run_line(self, line: str) -> int:
@@ -180,6 +193,9 @@ class Shell:
     def exec_command(self, cmd: Command, out: Writer, err: Writer, stdin: bytes) -> int:
         if self.interrupt.is_set():
             raise Interrupted
+        if isinstance(cmd, FuncDef):
+            self.functions[cmd.name] = cmd.body
+            return 0
         try:
             out, err, stdin, finish = self._redirect(cmd.redirects, out, err, stdin)
         except CommandError as e:
@@ -188,6 +204,8 @@ class Shell:
         try:
             if isinstance(cmd, Simple):
                 return self._simple(cmd, out, err, stdin)
+            if isinstance(cmd, Group):
+                return self.exec_list(cmd.body, out, err, stdin)
             return self._subshell(cmd.body, out, err, stdin)
         finally:
             finish()
@@ -214,6 +232,8 @@ class Shell:
         builtin = self._builtins().get(args[0])
         if builtin is not None:
             return builtin(args, out, err)
+        if args[0] in self.functions:
+            return self._call(self.functions[args[0]], args[1:], out, err, stdin)
         handler = self.commands.get(posixpath.basename(args[0]))
         if handler is None:
             err(f"sh: {args[0]}: not found\n".encode())
@@ -230,6 +250,13 @@ class Shell:
             if assigns:
                 self.env = saved_env
         return 0 if status is None else status
+
+    def _call(self, body: Command, args: list[str], out: Writer, err: Writer, stdin: bytes) -> int:
+        saved, self.positional = self.positional, args
+        try:
+            return self.exec_command(body, out, err, stdin)
+        finally:
+            self.positional = saved
 
     # -- redirection ---------------------------------------------------
     def _redirect(self, redirects: list[Redirect], out: Writer, err: Writer, stdin: bytes):
@@ -305,11 +332,21 @@ class Shell:
         if name == "$":
             return str(self.pid)
         if name == "#":
-            return "0"
+            return str(len(self.positional))
+        if name.isdigit() and name != "0":
+            i = int(name) - 1
+            return self.positional[i] if i < len(self.positional) else ""
+        if name.startswith("#") and name[1:].isidentifier():
+            return str(len(self.env.get(name[1:], "").encode()))
         if ":-" in name:
             var, default = name.split(":-", 1)
-            return self.env.get(var) or default
+            return self.env.get(var) or self._expand_text(default)
         return self.env.get(name, "")
+
+    def _expand_text(self, text: str) -> str:
+        """A word's text expanded as inside double quotes (`${X:-$?}`)."""
+        words = [t for t in tokenize(text) if isinstance(t, Word)]
+        return " ".join("".join(self.expand_word(w, split=False)) for w in words)
 
     def _cmdsub(self, src: str) -> str:
         buf = bytearray()

@@ -15,6 +15,10 @@ class ShellSyntaxError(Exception):
     """A line the shell cannot parse (unterminated quote, stray operator, ...)."""
 
 
+class Incomplete(ShellSyntaxError):
+    """The input ends inside a construct: an interactive shell reads another line (PS2)."""
+
+
 @dataclass(frozen=True)
 class Part:
     kind: str  # "lit", "var", "cmdsub"
@@ -97,11 +101,11 @@ class _Lexer:
                         self._part(Part("lit", src[self.i + 1], True))
                     self.i += 2
                 else:
-                    self.i += 1
+                    raise Incomplete("line continuation")
             elif c == "'":
                 end = src.find("'", self.i + 1)
                 if end < 0:
-                    raise ShellSyntaxError("unterminated quoted string")
+                    raise Incomplete("unterminated quoted string")
                 self._flush_lit()
                 self._part(Part("lit", src[self.i + 1 : end], True))
                 self.i = end + 1
@@ -140,7 +144,7 @@ class _Lexer:
         had_part = False
         while True:
             if self.i >= len(src):
-                raise ShellSyntaxError("unterminated quoted string")
+                raise Incomplete("unterminated quoted string")
             c = src[self.i]
             if c == '"':
                 self.i += 1
@@ -183,7 +187,7 @@ class _Lexer:
                     depth -= 1
                 j += 1
             if depth:
-                raise ShellSyntaxError("unterminated $(")
+                raise Incomplete("unterminated $(")
             self._part(Part("cmdsub", src[self.i + 2 : j - 1], quoted))
             self.i = j
             return True

@@ -3,14 +3,18 @@
 list     := and_or ((';' | '&' | '\\n') and_or)*
 and_or   := pipeline (('&&' | '||') pipeline)*
 pipeline := ['!'] command ('|' command)*
-command  := '(' list ')' redirect* | (assignment | word | redirect)+
+command  := '(' list ')' redirect* | '{' list '}' redirect* | NAME '(' ')' command
+          | (assignment | word | redirect)+
+
+Input that ends inside a construct (an open `{`, `(`, quote, or after `&&`,
+`||`, `|`) raises `Incomplete`: an interactive shell then reads another line.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hil.sim.shell.lexer import Op, ShellSyntaxError, Token, Word, tokenize
+from hil.sim.shell.lexer import Incomplete, Op, ShellSyntaxError, Token, Word, tokenize
 
 
 @dataclass
@@ -33,7 +37,21 @@ class Subshell:
     redirects: list[Redirect] = field(default_factory=list)
 
 
-Command = Simple | Subshell
+@dataclass
+class Group:
+    """`{ list; }`: a list run by the current shell, with redirections for all of it."""
+
+    body: CommandList
+    redirects: list[Redirect] = field(default_factory=list)
+
+
+@dataclass
+class FuncDef:
+    name: str
+    body: Command
+
+
+Command = Simple | Subshell | Group | FuncDef
 
 
 @dataclass
@@ -65,18 +83,31 @@ class _Parser:
         t = self.peek()
         return isinstance(t, Op) and t.text in texts
 
+    def is_word(self, text: str) -> bool:
+        t = self.peek()
+        return isinstance(t, Word) and t.literal == text and not t.parts[0].quoted
+
+    def at_closing(self, closing: str | None) -> bool:
+        if closing == "}":
+            return self.is_word("}")
+        return bool(closing) and self.is_op(closing)  # type: ignore[arg-type]
+
     def parse_list(self, closing: str | None = None) -> CommandList:
         result = CommandList()
         while True:
             while self.is_op("\n"):
                 self.i += 1
             t = self.peek()
-            if t is None or (closing and self.is_op(closing)):
+            if t is None:
+                if closing:
+                    raise Incomplete(f"missing `{closing}'")
+                return result
+            if self.at_closing(closing):
                 return result
             result.items.append(self.parse_and_or())
             if self.is_op(";", "&", "\n"):
                 self.i += 1
-            elif self.peek() is not None and not (closing and self.is_op(closing)):
+            elif self.peek() is not None and not self.at_closing(closing):
                 raise ShellSyntaxError(f"syntax error near unexpected token `{_text(self.peek())}'")
 
     def parse_and_or(self) -> AndOr:
@@ -86,6 +117,8 @@ class _Parser:
             self.i += 1
             while self.is_op("\n"):
                 self.i += 1
+            if self.peek() is None:
+                raise Incomplete(f"input ends after `{op}'")
             node.rest.append((op, self.parse_pipeline()))
         return node
 
@@ -98,6 +131,10 @@ class _Parser:
         cmds = [self.parse_command()]
         while self.is_op("|"):
             self.i += 1
+            while self.is_op("\n"):
+                self.i += 1
+            if self.peek() is None:
+                raise Incomplete("input ends after `|'")
             cmds.append(self.parse_command())
         return Pipeline(cmds, negate)
 
@@ -112,6 +149,21 @@ class _Parser:
             while self._redirect_next():
                 sub.redirects.append(self.parse_redirect())
             return sub
+        if self.is_word("{"):
+            self.i += 1
+            group = Group(self.parse_list(closing="}"))
+            self.i += 1
+            while self._redirect_next():
+                group.redirects.append(self.parse_redirect())
+            return group
+        t = self.peek()
+        if isinstance(t, Word) and (t.literal or "").isidentifier() and self._funcdef_next():
+            self.i += 3
+            while self.is_op("\n"):
+                self.i += 1
+            if self.peek() is None:
+                raise Incomplete("function body missing")
+            return FuncDef(t.literal or "", self.parse_command())
         cmd = Simple()
         while True:
             t = self.peek()
@@ -128,6 +180,11 @@ class _Parser:
         if not (cmd.words or cmd.assignments or cmd.redirects):
             raise ShellSyntaxError(f"syntax error near unexpected token `{_text(t)}'")
         return cmd
+
+    def _funcdef_next(self) -> bool:
+        """`NAME ( )` ahead: a function definition."""
+        ahead = self.toks[self.i + 1 : self.i + 3]
+        return [t.text if isinstance(t, Op) else None for t in ahead] == ["(", ")"]
 
     def _redirect_next(self) -> bool:
         return self.is_op("<", ">", ">>", ">&", "<&")
