@@ -142,8 +142,7 @@ def helpers_text(caps: Capabilities, done: Marker) -> str:
     """
     tool = "md5sum" if caps.digest == "md5" else "wc -c"
     status = (
-        '[ "$3" = full ] && [ "$__hil_s" = - ] && __hil_s=$__hil_t; '
-        "__hil_t=$__hil_s; __hil_s=-"
+        '[ "$3" = full ] && [ "$__hil_s" = - ] && __hil_s=$__hil_t; __hil_t=$__hil_s; __hil_s=-'
     )
     full = (
         '__hil_m() { printf \'%s\\n\' "$1"; cat "$__hil_f"; '
@@ -152,7 +151,7 @@ def helpers_text(caps: Capabilities, done: Marker) -> str:
     )
     if caps.builtin_len:
         short = (
-            f"__hil_p() {{ {status}; local LC_ALL=C __hil_v=; [ \"$3\" = full ] || "
+            f'__hil_p() {{ {status}; local LC_ALL=C __hil_v=; [ "$3" = full ] || '
             f"IFS= read -r -d '' -n {BUILTIN_LIMIT} __hil_v <\"$__hil_f\"; "
             'if [ $? = 1 ]; then printf \'%s\\n%s\\n%s s%s s%s len %d %s\\n\' "$1" "$__hil_v" '
             '"$2" "$__hil_t" "$__hil_t" ${#__hil_v} "$2"; else __hil_m "$1" "$2"; fi; }'
