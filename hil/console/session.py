@@ -9,6 +9,7 @@ raises: it never returns an output it could not check.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import re
 import time
@@ -203,7 +204,10 @@ class ShellSession:
             self._type(typed)
             frame = self._command_frame(command, typed, start, end, m0 + timeout, timeout)
         except ConsoleError as e:
-            self._record(command, t0, self._kernel_messages(sent_at), error=str(e))
+            partial = e.output if isinstance(e, CommandTimeout) else ""
+            self._record(
+                command, t0, self._kernel_messages(sent_at), error=str(e), partial=partial
+            )
             raise
         messages = self._kernel_messages(sent_at, frame.kept)
         result = CommandResult(
@@ -462,6 +466,7 @@ class ShellSession:
         messages: list[str],
         frame: _Frame | None = None,
         error: str = "",
+        partial: str = "",
     ) -> None:
         fields: dict[str, object] = {
             "seq": self._seq,
@@ -476,9 +481,10 @@ class ShellSession:
             fields["verified"] = frame.trailer.kind
             fields["attempts"] = frame.attempts
             if fields["output"].encode() != frame.output:
-                import base64
-
                 fields["output_base64"] = base64.b64encode(frame.output).decode()
+        else:
+            fields["output"] = partial
+            fields["exit_code"] = None
         if error:
             fields["error"] = error
         self.transcript.record(**fields)

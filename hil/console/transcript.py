@@ -25,8 +25,8 @@ import json
 import re
 import threading
 import time
-from datetime import UTC, datetime
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -47,6 +47,7 @@ def add_command_listener(listener: CommandListener) -> None:
 def remove_command_listener(listener: CommandListener) -> None:
     if listener in _listeners:
         _listeners.remove(listener)
+
 
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 #: a partial line (a prompt) is written after this long without more bytes
