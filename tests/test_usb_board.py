@@ -40,7 +40,7 @@ def lab(tmp_path: Path):
 def test_a_sim_board_over_its_console_waits_for_a_replugged_modem(lab):
     board = Board(lab, lab.board("pi3-b"))
     with board.open_shell() as sh:
-        usb = BoardUsb(sh, board.name)
+        usb = board.usb(sh)
         ec25 = usb.find(EC25)
         assert (ec25.vid_pid, ec25.mode, ec25.net) == ("2c7c:0125", "modem", ["wwan0"])
         assert (

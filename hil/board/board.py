@@ -15,6 +15,7 @@ from hil.board.labside import LabSide, NoLabSide, SimLabSide
 from hil.board.lock import RigLock
 from hil.console import ShellSession, open_shell
 from hil.lab.models import BoardConfig, LabConfig
+from hil.usb.board import BoardUsb
 
 
 class Board:
@@ -106,6 +107,10 @@ class Board:
         self.power.cycle()
         if wait:
             self.open_shell(timeout=timeout).close()
+
+    def usb(self, shell: ShellSession) -> BoardUsb:
+        """The board's USB devices over `shell`: modems by `usb_path`, modes, `wait_for`."""
+        return BoardUsb(shell, self.name)
 
     def capabilities(self) -> set[str]:
         """What this board offers to suites (for `@pytest.mark.needs`)."""
