@@ -8,6 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from hil.board import Board
+from hil.console import CommandResult
+from hil.console.transcript import Transcript, add_command_listener, remove_command_listener
+from hil.lab import load_lab
+from hil.report.pytest_hooks import pytest_hil_modem_vid_pid
+from tests.conftest import REPO, SIM_LAB
 from tests.report_helpers import (
     CELLULAR_SUITE,
     WIFI_SUITE,
@@ -158,3 +164,64 @@ def test_same_results_whatever_the_history_id_hashing_saw(tmp_path: Path) -> Non
         run_pytest(suites, cwd, "--board=pi3-b")
         ids.append(sorted(r["historyId"] for r in results(cwd / "out/allure-results")))
     assert ids[0] == ids[1]
+
+
+class _FakeShell:
+    """A board whose udev answers with a recorded `udevadm info --export-db`."""
+
+    def __init__(self, export: str) -> None:
+        self.export = export
+        self.commands: list[str] = []
+
+    def run(self, command: str, timeout: float = 30.0) -> CommandResult:
+        self.commands.append(command)
+        if command == "udevadm info --export-db":
+            return CommandResult(command, self.export, 0, 0.0)
+        return CommandResult(command, "sh: udevadm: not found\n", 127, 0.0)
+
+
+def test_vid_pid_is_read_from_the_board_by_port_when_it_can_tell() -> None:
+    # upstream data: labgrid issue #696, a Raspberry Pi 3's `udevadm info --export-db`
+    export = (REPO / "fixtures/udev/export-db/labgrid-696-rpi3-hub.txt").read_text()
+    lab = load_lab(SIM_LAB)
+    board = Board(lab, lab.board("pi3-b"))
+    modem = board.config.modems[0].model_copy(
+        update={"usb_path": "platform-3f980000.usb-usb-0:1.3"}
+    )
+    shell = _FakeShell(export)
+    assert pytest_hil_modem_vid_pid(board, modem, shell) == "2109:2817"
+    assert "udevadm info --export-db" in shell.commands
+    # nothing at that port on the board: the lab config's answer
+    elsewhere = modem.model_copy(update={"usb_path": "platform-3f980000.usb-usb-0:1.5"})
+    assert pytest_hil_modem_vid_pid(board, elsewhere, shell) == "2c7c:0125"
+    assert pytest_hil_modem_vid_pid(board, modem, None) == "2c7c:0125"
+
+
+def test_command_listeners_hear_every_recorded_command(tmp_path: Path) -> None:
+    heard: list[tuple[object, dict]] = []
+
+    def listener(transcript: Transcript, entry: dict) -> None:
+        heard.append((transcript, entry))
+
+    def broken(transcript: Transcript, entry: dict) -> None:
+        raise RuntimeError("a reporting bug")
+
+    add_command_listener(listener)
+    add_command_listener(broken)
+    t = Transcript(tmp_path / "console.log")
+    try:
+        t.record("echo hi", "hi\n", 0, 1.0, 1.5)
+    finally:
+        remove_command_listener(listener)
+        remove_command_listener(broken)
+        t.close()
+    t2 = Transcript(None)
+    t2.record("not heard", "", 0, 2.0, 2.0)
+    assert heard == [
+        (t, {"command": "echo hi", "output": "hi\n", "exit_code": 0, "start": 1.0, "duration": 0.5})
+    ]
+    # the broken listener cost a note in the transcript, not the console
+    assert (
+        "command listener failed: RuntimeError: a reporting bug"
+        in (tmp_path / "console.log").read_text()
+    )

@@ -36,6 +36,7 @@ from hil.report.facts import collect_failure_facts, read_os_release, render_fact
 from hil.report.progress import AREA_PROP, BOARD_PROP, Progress
 from hil.report.results import read_results
 from hil.report.steps import CommandSteps
+from hil.usb.board import BoardUsb
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -63,7 +64,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_hil_modem_vid_pid(board: Board, modem: ModemConfig, shell: object) -> str | None:
-    """The lab config's answer: the sim world's modem of that name (physical labs: none)."""
+    """The board's answer when the test's shell is at hand (udev over the console, the
+    device at the modem's `usb_path`); else the lab config's (the sim world's modem of
+    that name; physical labs configure none)."""
+    if shell is not None:
+        try:
+            return BoardUsb(shell, board.name).find(modem.usb_path).vid_pid  # type: ignore[arg-type]
+        except HilError:
+            pass  # the board cannot tell (no udev, modem gone): the config may
     world = board.config.sim
     for plugged in world.modems if world else []:
         if plugged.name == modem.name:
@@ -194,6 +202,8 @@ class AllureLabels:
         outcome = yield
         report = outcome.get_result()
         board = board_of(item)
+        if report.failed and call.excinfo and call.excinfo.errisinstance(HarnessError):
+            item.hil_console_failed = True  # type: ignore[attr-defined]
         if board is None or not report.failed or call.when not in ("setup", "call"):
             return
         if call.when == "setup" and call.excinfo and call.excinfo.errisinstance(HarnessError):
@@ -256,6 +266,8 @@ class AllureLabels:
         if not modems:
             return
         shell = getattr(item, "funcargs", {}).get("shell")
+        if getattr(item, "hil_console_failed", False):
+            shell = None  # a console that just failed would only time out again
         values: list[tuple[str, str]] = []
         muted = self.steps.muted() if self.steps else contextlib.nullcontext()
         for modem in modems:
