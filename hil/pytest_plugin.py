@@ -157,7 +157,8 @@ def _hil_record(request: pytest.FixtureRequest) -> None:
         (directory / TESTS_LIST).unlink(missing_ok=True)
         done.add(board.name)
     with (directory / TESTS_LIST).open("a", encoding="utf-8") as f:
-        f.write(f"{request.node.path}::{request.node.nodeid.split('::', 1)[1]}\n")
+        # masked like everything under out/ (a test id may carry a parameter's secret)
+        f.write(REDACTOR.redact(f"{request.node.path}::{request.node.nodeid.split('::', 1)[1]}\n"))
 
 
 @pytest.fixture(autouse=True)

@@ -28,6 +28,7 @@ from allure_commons.utils import md5, now, uuid4
 from hil.board import Board
 from hil.errors import HarnessError, HilError
 from hil.lab.models import ModemConfig
+from hil.lab.secrets import REDACTOR
 from hil.report import hookspecs, redact
 from hil.report import labels as L
 from hil.report.categories import write_categories
@@ -228,7 +229,7 @@ class AllureLabels:
                 facts = collect_failure_facts(shell)
             else:
                 root = Path(self.config.getoption("--transcripts"))
-                path = root / board.name / f"{_safe(item.name)}.facts.log"
+                path = root / board.name / f"{_safe(REDACTOR.redact(item.name))}.facts.log"
                 with board.open_shell(transcript=path, timeout=20) as own:
                     facts = collect_failure_facts(own)
         except HilError as e:
