@@ -210,18 +210,16 @@ def test_command_listeners_hear_every_recorded_command(tmp_path: Path) -> None:
 
     add_command_listener(listener)
     add_command_listener(broken)
-    t = Transcript(tmp_path / "console.log")
+    t = Transcript(tmp_path / "console.log", board="pi4-a")
     try:
-        t.record("echo hi", "hi\n", 0, 1.0, 1.5)
+        entry = t.record(command="echo hi", output="hi\n", exit_code=0, start=1.0, duration=0.5)
     finally:
         remove_command_listener(listener)
         remove_command_listener(broken)
         t.close()
-    t2 = Transcript(None)
-    t2.record("not heard", "", 0, 2.0, 2.0)
-    assert heard == [
-        (t, {"command": "echo hi", "output": "hi\n", "exit_code": 0, "start": 1.0, "duration": 0.5})
-    ]
+    Transcript(None).record(command="not heard", output="", exit_code=0, start=2.0, duration=0)
+    assert heard == [(t, entry)]
+    assert (entry["command"], entry["output"], entry["exit_code"]) == ("echo hi", "hi\n", 0)
     # the broken listener cost a note in the transcript, not the console
     assert (
         "command listener failed: RuntimeError: a reporting bug"
