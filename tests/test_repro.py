@@ -229,3 +229,23 @@ def test_cli_collect_redacted_keeps_no_lab_secret(tmp_path: Path, hil_cmd: list[
          "--board", "nope"], capture_output=True, text=True,
     )  # fmt: skip
     assert r.returncode == 2 and "no board named 'nope'" in r.stderr
+
+
+def test_a_signature_in_the_logs_becomes_the_sim_boards_lab_fault(tmp_path: Path) -> None:
+    """A bundle whose files are fine but whose journal shows DHCP timing out: the
+    simulated board gets `dhcp-timeout`, and the wired connection fails as in the field."""
+    b = load_bundle(REPO / "fixtures" / "bundles" / "wifi-wrong-psk")
+    del b.files["system-connections/resin-wifi"]
+    b.device = b.device.model_copy(update={"ethernet": True})
+    b.files["journal.log"] = (
+        b"Nov 20 09:15:47 7c0ffee NetworkManager[812]: <warn>  [1700471747.1102] "
+        b"dhcp4 (eth0): request timed out\n"
+    )
+    result = repro(b, out_dir=tmp_path / "out")
+    assert result.target.board.faults == ["dhcp-timeout"]
+    assert any("dhcp-timeout on from boot" in a for a in result.target.assumptions)
+    eth = {k: v for k, v in result.outcomes.items() if "test_ethernet" in k}
+    assert eth and all(v["outcome"] == "failed" for v in eth.values()), eth
+    plain = repro(b, out_dir=tmp_path / "plain", triage_as_faults=False)
+    assert plain.target.board.faults == []
+    assert not plain.red, plain.outcomes

@@ -28,6 +28,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--board", metavar="NAME", help="use this board of --lab")
     p.add_argument(
+        "--no-triage-faults",
+        action="store_true",
+        help="on a simulated board, do not switch on the lab faults of the failure "
+        "signatures found in the bundle's logs",
+    )
+    p.add_argument(
         "-o",
         "--output",
         metavar="DIR",
@@ -54,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
         board=args.board,
         out_dir=out,
         note=lambda msg: sys.stderr.write(f"hil repro: {redact(msg)}\n"),
+        triage_as_faults=not args.no_triage_faults,
     )
     for line in result.lines():
         sys.stdout.write(redact(line) + "\n")

@@ -34,6 +34,10 @@ def _connection_files() -> list[Path]:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "connection_file" in metafunc.fixturenames:
         files = _connection_files()
+        if not files:
+            none = pytest.param(None, marks=pytest.mark.skip(reason="the bundle has no connection"))
+            metafunc.parametrize("connection_file", [none], ids=["none"])
+            return
         metafunc.parametrize("connection_file", files, ids=[p.name for p in files])
 
 

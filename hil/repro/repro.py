@@ -11,6 +11,9 @@
    on a rig whose OS release differs; on one that runs the release already,
    the files are written through the console by `hil.board.files`), then it
    boots.
+   A simulated board also gets the lab faults of the failure signatures the
+   logs show (`--no-triage-faults` leaves them off): what the field's
+   surroundings did, the simulator does.
 4. The bundle's own check runs first (does each of its connections come up,
    `hil.repro.bundle_suite`), then the suites that cover what the bundle
    configures (`hil.repro.configured.areas`), with `--outcomes`.
@@ -136,8 +139,20 @@ def matches(bundle: Bundle, board: BoardConfig) -> list[str]:
     return missing
 
 
+def triage_faults(report: BundleReport) -> list[str]:
+    """The lab faults of the failure signatures found in the bundle's logs."""
+    from hil.lab.faults import FAULTS
+
+    found = [f.signature.fault for f in report.findings if f.signature.fault in FAULTS]
+    return sorted({f for f in found if f is not None})
+
+
 def choose_target(
-    bundle: Bundle, lab: LabConfig | None, board_name: str | None, lab_path: str | None
+    bundle: Bundle,
+    lab: LabConfig | None,
+    board_name: str | None,
+    lab_path: str | None,
+    faults: list[str] | None = None,
 ) -> Target:
     if lab is not None:
         if board_name:
@@ -156,7 +171,7 @@ def choose_target(
         for board in lab.boards:
             if not matches(bundle, board):
                 return Target(lab, board, f"matching board of {lab_path}", built=False)
-    sim = build_sim_lab(bundle)
+    sim = build_sim_lab(bundle, faults)
     why = "a simulated board built from the bundle (same OS release, modems, networks)"
     if lab is not None:
         why += f"; no board of {lab_path} matches"
@@ -252,11 +267,16 @@ def repro(
     out_dir: Path,
     note: Note = lambda msg: None,
     timeout: float = 1800,
+    triage_as_faults: bool = True,
 ) -> ReproResult:
-    """Reproduce the bundle's failure; see the module docstring."""
+    """Reproduce the bundle's failure; see the module docstring. With
+    `triage_as_faults`, a simulated board gets the lab faults of the failure
+    signatures its logs show (a DHCP server that never answered, a modem stuck
+    in storage mode): the surroundings as they were in the field."""
     REDACTOR.add_all(bundle_secrets(bundle))
     report = check_bundle(bundle)
-    target = choose_target(bundle, lab, board, lab_path)
+    faults = triage_faults(report) if triage_as_faults else []
+    target = choose_target(bundle, lab, board, lab_path, faults)
     suite_areas = areas(bundle)
     out_dir.mkdir(parents=True, exist_ok=True)
     outcomes_path = out_dir / "outcomes.json"
@@ -279,10 +299,11 @@ def repro(
             b = Board(target.lab, target.board)
             apply_files(b, bundle.device.os_release, files, note)
             note(f"running the bundle's connections and the suites: {', '.join(suite_areas)}")
+            own = [BUNDLE_SUITE] if bundle.connections() else []
             _run_pytest(
                 lab_arg,
                 target.board.name,
-                [BUNDLE_SUITE, *suite_files(suite_areas)],
+                [*own, *suite_files(suite_areas)],
                 outcomes_path,
                 out_dir,
                 env,
@@ -323,7 +344,11 @@ def _run_pytest(
     except subprocess.TimeoutExpired:
         raise HarnessError(f"hil repro: the suites did not finish within {timeout:g}s") from None
     (out_dir / "pytest.log").write_text(REDACTOR.redact(proc.stdout + proc.stderr))
-    if not outcomes.exists():
+    if proc.returncode not in (0, 1, 5) or not outcomes.exists():
         said = (proc.stdout + proc.stderr).strip().splitlines()
-        tail = REDACTOR.redact(said[-1] if said else "")
-        raise HarnessError(f"hil repro: the suites did not run (exit {proc.returncode}): {tail}")
+        errors = [line for line in said if line.startswith(("E ", "ERROR", "Empty parameter"))]
+        tail = REDACTOR.redact((errors or said or [""])[-1].strip())
+        raise HarnessError(
+            f"hil repro: the suites did not run (pytest exit {proc.returncode}): {tail} "
+            f"(see {out_dir / 'pytest.log'})"
+        )

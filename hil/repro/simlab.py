@@ -63,8 +63,9 @@ def board_name(bundle: Bundle) -> str:
     return name or "field"
 
 
-def build_sim_lab(bundle: Bundle) -> SimLab:
-    """The simulated lab that stands for the field device of `bundle`."""
+def build_sim_lab(bundle: Bundle, faults: list[str] | None = None) -> SimLab:
+    """The simulated lab that stands for the field device of `bundle`, with the lab
+    `faults` its surroundings showed (the logs' signatures) on from boot."""
     device = bundle.device
     conns = connections(bundle)
     name = board_name(bundle)
@@ -79,6 +80,7 @@ def build_sim_lab(bundle: Bundle) -> SimLab:
         power=PowerConfig(driver="sim"),
         modems=modems,
         wifi=wifi,
+        faults=list(faults or []),
         sim=SimWorld(
             os_release=device.os_release,
             hostname=device.hostname,
@@ -87,6 +89,11 @@ def build_sim_lab(bundle: Bundle) -> SimLab:
             ethernet=device.ethernet,
         ),
     )
+    if faults:
+        notes.append(
+            f"lab fault(s) {', '.join(faults)} on from boot: the logs show the field's "
+            "surroundings did that"
+        )
     return SimLab(LabConfig(name=f"repro-{name}", boards=[board]), notes)
 
 
