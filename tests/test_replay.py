@@ -172,3 +172,40 @@ def test_recording_errors_name_the_file(tmp_path: Path) -> None:
         Recording.load(bad)
     with pytest.raises(Exception, match="no structured transcripts"):
         Recording.load(tmp_path / "nothing") if (tmp_path / "nothing").mkdir() is None else None
+
+
+def test_serve_offers_the_recorded_board_on_a_pty_like_any_line(
+    tmp_path: Path, hil_cmd: list[str]
+) -> None:
+    """`hil replay --serve`: the console opens the pty as it opens a USB-serial adapter."""
+    import signal
+
+    from hil.console import open_shell
+
+    board = tmp_path / "rec" / "pi4-a"
+    board.mkdir(parents=True)
+    (board / "t.jsonl").write_text(
+        json.dumps({"command": "uname -m", "output": "aarch64\n", "exit_code": 0, "start": 1})
+        + "\n"
+    )
+    (board / "board.yaml").write_text(
+        yaml.safe_dump({"name": "pi4-a", "device_type": "raspberrypi4-64", "console": {"url": "x"}})
+    )
+    proc = subprocess.Popen(
+        [*hil_cmd, "replay", str(tmp_path / "rec"), "--serve"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("pi4-a: /dev/pts/"), line
+        pty = line.split()[1]
+        with open_shell(pty, name="pi4-a", timeout=20) as sh:
+            r = sh.run("uname -m", timeout=10)
+            assert (r.output, r.exit_code) == ("aarch64\n", 0)
+            r = sh.run("uname -r", timeout=10)
+            assert r.exit_code == 127 and "not in recording: uname -r" in r.output
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 0
