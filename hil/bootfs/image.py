@@ -159,7 +159,7 @@ class BootPartition:
                 need = sum(len(f.data) for f in files)
                 raise ImageError(
                     f"{self.image}: {self.describe()} has no room for the files "
-                    f"({need} bytes to write, {fs.free_bytes()} bytes free before writing); "
+                    f"({need} bytes to write, {self._mtools().free_bytes()} bytes free); "
                     "image unchanged"
                 ) from None
             raise ImageError(f"{self.image}: {self.describe()}: {e}; image unchanged") from None
