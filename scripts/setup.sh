@@ -11,6 +11,7 @@ APT_PACKAGES=(
   umockdev gir1.2-umockdev-1.0 usb-modeswitch usb-modeswitch-data
   mtools dosfstools fdisk ser2net socat busybox bmap-tools uhubctl
   chromium iw iproute2 bash jq udev
+  curl tinyproxy redsocks
 )
 # node/npm may come from Debian or from a nodesource package that bundles npm
 command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)

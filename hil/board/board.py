@@ -11,10 +11,18 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from hil.board.labside import LabSide, NoLabSide, SimLabSide
+from hil.board.labnet import ProxyLogReader
+from hil.board.labside import (
+    FaultUnsupported,
+    LabSide,
+    NoLabSide,
+    ProxyLog,
+    SimLabSide,
+    SimProxyLog,
+)
 from hil.board.lock import RigLock
 from hil.console import ShellSession, open_shell
-from hil.lab.models import BoardConfig, LabConfig
+from hil.lab.models import BoardConfig, LabConfig, LabNetwork
 from hil.usb.board import BoardUsb
 
 
@@ -51,6 +59,23 @@ class Board:
         from hil.sim.server import endpoint
 
         return endpoint(self.lab_config, self.name)
+
+    def proxy_log(self) -> ProxyLog:
+        """What the lab's proxy relayed: the sim's proxy model, or the proxy's access
+        log on the lab host (`network.proxy.log`)."""
+        if self.config.is_sim:
+            return SimProxyLog(self.sim_endpoint)
+        proxy = self.network.proxy
+        if proxy is None or not proxy.log:
+            raise FaultUnsupported(
+                f"{self.name}: the lab config names no proxy log (network.proxy.log)"
+            )
+        return ProxyLogReader(proxy.log)
+
+    @property
+    def network(self) -> LabNetwork:
+        """The lab network this board sits in (its own `network:`, else the lab's)."""
+        return self.lab_config.network_of(self.config)
 
     @property
     def device_type(self) -> str:
@@ -119,4 +144,13 @@ class Board:
             caps.add("modem")
         if self.config.wifi:
             caps |= {"wifi", "hotspot"}
+        net = self.network
+        for cap, present in (
+            ("proxy", net.proxy),
+            ("ntp-servers", net.ntp_servers),
+            ("dns-servers", net.dns_servers),
+            ("connectivity-endpoint", net.connectivity),
+        ):
+            if present:
+                caps.add(cap)
         return caps

@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Protocol
 
+from hil.board.labnet import ProxyConnection
 from hil.errors import ConfigError, HarnessError
 from hil.lab.faults import FAULTS
 
@@ -28,6 +29,14 @@ class LabSide(Protocol):
     def set_fault(self, fault: str, on: bool) -> None: ...
 
     def active_faults(self) -> list[str]: ...
+
+
+class ProxyLog(Protocol):
+    """What the lab's proxy relayed: `since(mark())` after the traffic."""
+
+    def mark(self) -> int: ...
+
+    def since(self, mark: int) -> list[ProxyConnection]: ...
 
 
 class _FaultContext:
@@ -72,6 +81,20 @@ class SimLabSide(_FaultContext):
     def usb_port(self, modem: str, action: str) -> dict:
         """Power the port of a modem off and on (`replug`), or only `unplug`/`plug` it."""
         return self.endpoint.request(op="usb", modem=modem, action=action)
+
+
+class SimProxyLog:
+    """The sim lab's proxy, through the server's control socket."""
+
+    def __init__(self, endpoint) -> None:
+        self.endpoint = endpoint
+
+    def mark(self) -> int:
+        return int(self.endpoint.request(op="proxy_log", since=0)["next"])
+
+    def since(self, mark: int) -> list[ProxyConnection]:
+        reply = self.endpoint.request(op="proxy_log", since=mark)
+        return [ProxyConnection(e["host"], int(e["port"]), e["line"]) for e in reply["entries"]]
 
 
 class NoLabSide(_FaultContext):

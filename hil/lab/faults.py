@@ -57,6 +57,12 @@ FAULTS: dict[str, Fault] = {
             "the connectivity-check URI does not answer with the expected response",
         ),
         Fault(
+            "state-not-persistent",
+            "board",
+            "the state partition is not persisted across reboots (a tmpfs overlay): what "
+            "NetworkManager saved at runtime is gone after a reboot",
+        ),
+        Fault(
             "console-noise",
             "console",
             "kernel messages interleaved anywhere on the console, mid-line and mid-prompt",

@@ -6,8 +6,10 @@ are rejected with the key path; `hil.lab.loader` turns that into one line.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -148,6 +150,81 @@ class SimWorld(Model):
     ethernet: bool = True
 
 
+class LabProxy(Model):
+    """The lab's proxy, as a board's `system-proxy/redsocks.conf` names it."""
+
+    type: Literal["socks4", "socks5", "http-connect", "http-relay"] = "socks5"
+    #: an IPv4 address: redsocks resolves `ip` once at start, a name is fragile
+    ip: str
+    port: int = Field(gt=0, lt=65536)
+    login: str | None = None
+    password: str | None = None
+    #: the proxy's access log on the lab host (tinyproxy, squid or dante), read by
+    #: the lab side to prove that a board's traffic went through the proxy
+    log: str | None = None
+
+    @field_validator("ip")
+    @classmethod
+    def _ipv4(cls, v: str) -> str:
+        try:
+            ipaddress.IPv4Address(v)
+        except ValueError:
+            raise ValueError(f"expected an IPv4 address, got {v!r}") from None
+        return v
+
+
+class LabConnectivity(Model):
+    """An HTTP endpoint of the lab for NetworkManager's connectivity check
+    (config.json `os.network.connectivity`)."""
+
+    uri: str
+    #: what the endpoint answers (the start of the body NetworkManager expects)
+    response: str = "NetworkManager is online"
+
+    @field_validator("uri")
+    @classmethod
+    def _http(cls, v: str) -> str:
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"expected an http:// or https:// URI, got {v!r}")
+        return v
+
+
+class LabNetwork(Model):
+    """What the lab's network offers its boards, and what the network suites
+    may expect of it (the doc's "Network Requirements")."""
+
+    #: a destination on outbound TCP 443 the boards must reach
+    https_url: str = "https://api.balena-cloud.com/ping"
+    #: the lab's own NTP servers, for config.json `ntpServers` (none: only the
+    #: default pools are tested)
+    ntp_servers: list[str] = []
+    #: the lab's own DNS servers, for config.json `dnsServers`
+    dns_servers: list[str] = []
+    #: a name every resolver of the lab can answer
+    lookup_name: str = "api.balena-cloud.com"
+    proxy: LabProxy | None = None
+    connectivity: LabConnectivity | None = None
+
+    @field_validator("https_url")
+    @classmethod
+    def _https(cls, v: str) -> str:
+        parts = urlsplit(v)
+        if parts.scheme != "https" or not parts.hostname:
+            raise ValueError(f"expected an https:// URL, got {v!r}")
+        return v
+
+    @field_validator("dns_servers")
+    @classmethod
+    def _addresses(cls, v: list[str]) -> list[str]:
+        for server in v:
+            try:
+                ipaddress.ip_address(server)
+            except ValueError:
+                raise ValueError(f"expected IP addresses, got {server!r}") from None
+        return v
+
+
 FaultName = Annotated[str, Field(min_length=1)]
 
 
@@ -266,6 +343,8 @@ class BoardConfig(Model):
     sd_mux: SdMuxConfig | None = None
     lab_side: LabSideConfig | None = None
     flash: FlashConfig = FlashConfig()
+    #: this board's network, when it differs from the lab's `network:`
+    network: LabNetwork | None = None
 
     @field_validator("name")
     @classmethod
@@ -308,6 +387,8 @@ class LabConfig(Model):
     lock_dir: str | None = None
     #: OS release images for `hil flash` / `hil qualify`
     releases: ReleaseCatalog | None = None
+    #: the lab's network services (proxy, NTP, DNS, connectivity endpoint)
+    network: LabNetwork | None = None
 
     @model_validator(mode="after")
     def _unique_boards(self) -> LabConfig:
@@ -317,6 +398,10 @@ class LabConfig(Model):
                 raise ValueError(f"duplicate board name {board.name!r}")
             seen.add(board.name)
         return self
+
+    def network_of(self, board: BoardConfig) -> LabNetwork:
+        """The board's network: its own `network:`, else the lab's, else the defaults."""
+        return board.network or self.network or LabNetwork()
 
     def board(self, name: str) -> BoardConfig:
         for b in self.boards:

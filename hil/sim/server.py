@@ -61,7 +61,12 @@ class SimServer:
     def __init__(self, lab: LabConfig, publish: bool = False) -> None:
         self.lab = lab
         self.publish = publish
-        self.boards = {b.name: SimBoard(b) for b in lab.boards if b.is_sim}
+        # each board's world is built with its network (its own, or the lab's)
+        self.boards = {
+            b.name: SimBoard(b.model_copy(update={"network": lab.network_of(b)}))
+            for b in lab.boards
+            if b.is_sim
+        }
         self.dir = registry_dir() / lab.name
         self.control_path = str(self.dir / (f"control-{os.getpid()}.sock"))
         self._control: _ControlServer | None = None
@@ -142,6 +147,11 @@ class SimServer:
             from hil.sim.usb import usb_port_request
 
             return usb_port_request(board.world, str(req.get("modem")), str(req.get("action")))
+        if op == "proxy_log":
+            log = board.world.subsystems["services"].lab.proxy_log
+            since = int(req.get("since", 0))
+            entries = [{"host": e.host, "port": e.port, "line": e.line()} for e in log[since:]]
+            return {"ok": True, "entries": entries, "next": len(log)}
         return {"ok": False, "error": f"unknown op {op!r}"}
 
 

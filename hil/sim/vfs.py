@@ -3,12 +3,18 @@
 Paths are absolute POSIX paths. Files hold bytes and a mode. Missing paths
 raise `CommandError` with the wording busybox uses, so handlers can let it
 propagate.
+
+Two hooks let daemons of the model take part: `provide(path, fn)` makes a
+file whose content a daemon keeps current (as NetworkManager keeps its
+resolv file), and `watch(path, fn)` calls `fn(path)` after the file changes
+(as a systemd path unit does).
 """
 
 from __future__ import annotations
 
 import posixpath
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from hil.sim.shell.interp import CommandError
@@ -25,6 +31,25 @@ class VirtualFS:
         self._files: dict[str, FileNode] = {}
         self._dirs: set[str] = {"/"}
         self._lock = threading.RLock()
+        self._providers: dict[str, Callable[[], bytes | str]] = {}
+        self._watchers: dict[str, list[Callable[[str], None]]] = {}
+
+    # -- hooks ---------------------------------------------------------
+    def provide(self, path: str, fn: Callable[[], bytes | str]) -> None:
+        """A file whose content `fn` gives at every read (a daemon keeps it current)."""
+        path = self.norm(path)
+        with self._lock:
+            self._providers[path] = fn
+            self.mkdir(posixpath.dirname(path))
+            self._files.setdefault(path, FileNode(b""))
+
+    def watch(self, path: str, fn: Callable[[str], None]) -> None:
+        """Call `fn(path)` after `path` is written, appended, moved onto or removed."""
+        self._watchers.setdefault(self.norm(path), []).append(fn)
+
+    def _changed(self, path: str) -> None:
+        for fn in list(self._watchers.get(path, ())):
+            fn(path)
 
     @staticmethod
     def norm(path: str) -> str:
@@ -53,9 +78,11 @@ class VirtualFS:
                 raise CommandError(f"can't create {path}: Is a directory")
             self.mkdir(posixpath.dirname(path))
             old = self._files.get(path)
+            self._providers.pop(path, None)
             self._files[path] = FileNode(
                 data, mode if mode is not None else (old.mode if old else 0o644)
             )
+        self._changed(path)
 
     def append(self, path: str, data: bytes) -> None:
         path = self.norm(path)
@@ -63,8 +90,9 @@ class VirtualFS:
             node = self._files.get(path)
             if node is None:
                 self.write(path, data)
-            else:
-                node.data += data
+                return
+            node.data += data
+        self._changed(path)
 
     def read(self, path: str) -> bytes:
         path = self.norm(path)
@@ -74,7 +102,11 @@ class VirtualFS:
             node = self._files.get(path)
             if node is None:
                 raise CommandError(f"can't open '{path}': No such file or directory")
-            return node.data
+            provider = self._providers.get(path)
+        if provider is not None:
+            data = provider()
+            return data.encode() if isinstance(data, str) else data
+        return node.data
 
     def read_text(self, path: str) -> str:
         return self.read(path).decode("utf-8", "replace")
@@ -117,6 +149,7 @@ class VirtualFS:
         with self._lock:
             if path in self._files:
                 del self._files[path]
+                self._providers.pop(path, None)
             elif path in self._dirs:
                 if not recursive and self.listdir(path):
                     raise CommandError(f"can't remove '{path}': Directory not empty")
@@ -125,6 +158,7 @@ class VirtualFS:
                 self._dirs = {d for d in self._dirs if d != path and not d.startswith(prefix)}
             else:
                 raise CommandError(f"can't remove '{path}': No such file or directory")
+        self._changed(path)
 
     def rename(self, src: str, dst: str) -> None:
         src, dst = self.norm(src), self.norm(dst)
@@ -135,6 +169,9 @@ class VirtualFS:
                 dst = posixpath.join(dst, posixpath.basename(src))
             self.mkdir(posixpath.dirname(dst))
             self._files[dst] = self._files.pop(src)
+            self._providers.pop(dst, None)
+        self._changed(src)
+        self._changed(dst)
 
     def files_under(self, path: str) -> list[str]:
         prefix = self.norm(path).rstrip("/") + "/"

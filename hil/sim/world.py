@@ -100,6 +100,12 @@ class World:
         self.service_probes: dict[str, Callable[[], bool]] = {
             "NetworkManager": lambda: self.nm.running,
         }
+        #: systemd's state word of a service (active, inactive, failed), where
+        #: the model knows more than running or not
+        self.service_states: dict[str, Callable[[], str]] = {}
+        from hil.sim.services import install
+
+        install(self)
 
     # -- faults --------------------------------------------------------
     def fault(self, name: str) -> bool:

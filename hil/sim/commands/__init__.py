@@ -26,4 +26,19 @@ def command(*names: str) -> Callable[[Handler], Handler]:
 
 
 # Registration happens on import; keep these at the bottom.
-from hil.sim.commands import coreutils, ip, jq, nmcli, system, systemctl, usb  # noqa: E402, F401
+from hil.sim.commands import (  # noqa: E402, F401
+    chrony,
+    coreutils,
+    curl,
+    dbus,
+    dns,
+    ip,
+    journal,
+    jq,
+    netfilter,
+    nm_daemon,
+    nmcli,
+    system,
+    systemctl,
+    usb,
+)

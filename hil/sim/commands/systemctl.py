@@ -29,6 +29,8 @@ def systemctl(p: Proc) -> int:
             continue
         start, stop = services[unit]
         active = p.world.service_active(unit)
+        state_of = p.world.service_states.get(unit)
+        word = state_of() if state_of else ("active" if active else "inactive")
         if verb == "start" and not active:
             start()
         elif verb == "stop":
@@ -37,10 +39,16 @@ def systemctl(p: Proc) -> int:
             stop()
             start()
         elif verb == "is-active":
-            p.out(("active" if active else "inactive") + "\n")
+            p.out(word + "\n")
             status = status or (0 if active else 3)
+        elif verb == "is-failed":
+            p.out(word + "\n")
+            status = status or (0 if word == "failed" else 1)
         elif verb == "status":
-            state = "active (running)" if active else "inactive (dead)"
+            state = {
+                "active": "active (running)",
+                "failed": "failed (Result: exit-code)",
+            }.get(word, "inactive (dead)")
             p.out(
                 f"* {unit}.service\n     Loaded: loaded (/lib/systemd/system/{unit}.service; "
                 f"enabled)\n     Active: {state}\n"
