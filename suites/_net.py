@@ -30,6 +30,18 @@ def sh(shell: ShellSession, command: str, timeout: float = 15) -> str:
     return r.output
 
 
+def read(shell: ShellSession, command: str, timeout: float = 15) -> str:
+    """The output of a read-only command, read until two reads agree: a console
+    that drops bytes must not make a parser see a different file."""
+    previous = sh(shell, command, timeout)
+    for _ in range(4):
+        current = sh(shell, command, timeout)
+        if current == previous:
+            return current
+        previous = current
+    raise AssertionError(f"`{command}` gives a different output at every read")
+
+
 def wait_network(shell: ShellSession, seconds: int = 60) -> None:
     """NetworkManager's startup complete: every autoconnect attempt has ended."""
     shell.run(f"nm-online -s -q -t {seconds}", timeout=seconds + 15)

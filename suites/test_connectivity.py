@@ -6,7 +6,7 @@ expected and `limited`/`portal` when it does not; `interval: 0` disables it."""
 from __future__ import annotations
 
 import pytest
-from _net import config_json, sh, wait_network
+from _net import config_json, read, wait_network
 
 from hil.board import Board
 from hil.console import ShellSession
@@ -32,7 +32,7 @@ def settings(board: Board, interval: int) -> dict:
 
 
 def state(shell: ShellSession) -> str:
-    return sh(shell, CHECK, timeout=60).strip()
+    return read(shell, CHECK, timeout=60).strip()
 
 
 @pytest.mark.needs("connectivity-endpoint")
@@ -43,7 +43,7 @@ def test_connectivity_check_reports_full(board: Board, shell: ShellSession) -> N
     assert endpoint is not None
     wait_network(shell)
     with config_json(shell, settings(board, 30)):
-        config = parse_print_config(sh(shell, "NetworkManager --print-config")).connectivity
+        config = parse_print_config(read(shell, "NetworkManager --print-config")).connectivity
         assert (config.uri, config.interval, config.response) == (
             endpoint.uri,
             30,
@@ -69,7 +69,7 @@ def test_interval_zero_disables_the_check(board: Board, shell: ShellSession) -> 
     """`interval: 0` switches the check off: a failing URI no longer matters."""
     wait_network(shell)
     with config_json(shell, settings(board, 0)), board.lab.fault("connectivity-check-fails"):
-        config = parse_print_config(sh(shell, "NetworkManager --print-config")).connectivity
+        config = parse_print_config(read(shell, "NetworkManager --print-config")).connectivity
         assert config.interval == 0 and not config.checking, f"[connectivity] is {config}"
         word = state(shell)
         assert word == "full", f"connectivity is {word!r} with the check disabled"

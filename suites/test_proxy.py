@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
-from _net import curl, lookup, put_boot_file, remove_boot_file, sh, wait_network
+from _net import curl, lookup, put_boot_file, read, remove_boot_file, sh, wait_network
 
 from hil.board import Board
 from hil.console import ShellSession
@@ -69,7 +69,7 @@ def test_traffic_goes_through_the_proxy(board: Board, shell: ShellSession) -> No
     with proxy_files(shell, redsocks_conf(proxy)):
         state = shell.run("systemctl is-active redsocks", timeout=20).output.strip()
         assert state == "active", f"redsocks is {state}: {sh(shell, 'journalctl -u redsocks -n 5')}"
-        rules = sh(shell, "iptables -t nat -S REDSOCKS")
+        rules = read(shell, "iptables -t nat -S REDSOCKS")
         assert "DNAT" in rules, f"no redirect to redsocks in the nat table:\n{rules}"
         mark = log.mark()
         result = curl(shell, board.network.https_url)
@@ -88,7 +88,7 @@ def test_no_proxy_destination_bypasses_the_proxy(board: Board, shell: ShellSessi
     address = destination(board, shell)
     log = board.proxy_log()
     with proxy_files(shell, redsocks_conf(proxy), no_proxy=f"{address}/32\n"):
-        rules = sh(shell, "iptables -t nat -S REDSOCKS")
+        rules = read(shell, "iptables -t nat -S REDSOCKS")
         assert f"-d {address}/32 -j RETURN" in rules, f"no_proxy not in the chain:\n{rules}"
         mark = log.mark()
         result = curl(shell, board.network.https_url)
@@ -112,7 +112,7 @@ def test_broken_redsocks_conf_is_reported(board: Board, shell: ShellSession) -> 
     with proxy_files(shell, broken):
         state = shell.run("systemctl is-active redsocks", timeout=20).output.strip()
         assert state == "failed", f"redsocks is {state!r} with a broken redsocks.conf"
-        journal = sh(shell, "journalctl -u redsocks -b --no-pager -n 20")
+        journal = read(shell, "journalctl -u redsocks -b --no-pager -n 20")
         assert "file parsing error at line" in journal, f"no parse error reported:\n{journal}"
         mark = log.mark()
         result = curl(shell, board.network.https_url)

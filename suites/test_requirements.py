@@ -8,7 +8,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import pytest
-from _net import config_json, curl, lookup, sh, wait_network
+from _net import config_json, curl, lookup, read, sh, wait_network
 
 from hil.board import Board
 from hil.console import ShellSession
@@ -41,7 +41,7 @@ def test_clock_syncs_with_default_pools(shell: ShellSession) -> None:
     """Without ntpServers, chrony uses 0-3.resinio.pool.ntp.org and the clock syncs."""
     wait_network(shell)
     synced = wait_sync(shell)
-    sources = parse_sources_csv(sh(shell, "chronyc -c -N sources"))
+    sources = parse_sources_csv(read(shell, "chronyc -c -N sources"))
     names = [s.name for s in sources]
     assert names, "chrony has no usable source (none of the default pools resolved)"
     assert set(names) <= set(DEFAULT_POOLS), f"chrony's sources are {names}, not the pools"
@@ -50,7 +50,7 @@ def test_clock_syncs_with_default_pools(shell: ShellSession) -> None:
         f"clock not synchronised: leap status {tracking.leap_status!r}, "
         f"reachable sources: {[s.name for s in sources if s.reachable] or 'none'}"
     )
-    show = parse_timedatectl_show(sh(shell, "timedatectl show"))
+    show = parse_timedatectl_show(read(shell, "timedatectl show"))
     assert show.get("NTPSynchronized") == "yes", f"timedatectl: {show}"
 
 
@@ -61,7 +61,7 @@ def test_clock_syncs_with_config_json_ntp_servers(board: Board, shell: ShellSess
     wait_network(shell)
     servers = board.network.ntp_servers
     with config_json(shell, {"ntpServers": " ".join(servers)}):
-        sources = parse_sources_csv(sh(shell, "chronyc -c -N sources"))
+        sources = parse_sources_csv(read(shell, "chronyc -c -N sources"))
         assert sorted(s.name for s in sources) == sorted(servers), (
             f"chrony's sources are {[s.name for s in sources]}, config.json says {servers}"
         )
@@ -74,9 +74,9 @@ def test_clock_syncs_with_config_json_ntp_servers(board: Board, shell: ShellSess
 def test_dns_default_resolver_is_google(board: Board, shell: ShellSession) -> None:
     """Without dnsServers, dnsmasq's upstream list is 8.8.8.8, and names resolve."""
     wait_network(shell)
-    servers = parse_servers_file(sh(shell, "cat /run/dnsmasq.servers"))
+    servers = parse_servers_file(read(shell, "cat /run/dnsmasq.servers"))
     assert servers == ["8.8.8.8"], f"/run/dnsmasq.servers lists {servers}, expected 8.8.8.8"
-    assert parse_resolv_conf(sh(shell, "cat /etc/resolv.conf")) == ["127.0.0.2"]
+    assert parse_resolv_conf(read(shell, "cat /etc/resolv.conf")) == ["127.0.0.2"]
     result = lookup(shell, board.network.lookup_name)
     assert result.ok, f"{board.network.lookup_name} does not resolve: {result.error}"
 
@@ -88,7 +88,7 @@ def test_dns_servers_from_config_json(board: Board, shell: ShellSession) -> None
     wait_network(shell)
     wanted = board.network.dns_servers
     with config_json(shell, {"dnsServers": " ".join(wanted)}):
-        servers = parse_servers_file(sh(shell, "cat /run/dnsmasq.servers"))
+        servers = parse_servers_file(read(shell, "cat /run/dnsmasq.servers"))
         assert servers == wanted, f"/run/dnsmasq.servers lists {servers}, config.json {wanted}"
         for server in wanted:
             result = lookup(shell, board.network.lookup_name, server)
@@ -102,11 +102,11 @@ def test_dns_servers_null_leaves_only_dhcp(board: Board, shell: ShellSession) ->
     """`"dnsServers": "null"` removes 8.8.8.8; names still resolve through DHCP's servers."""
     wait_network(shell)
     with config_json(shell, {"dnsServers": "null"}):
-        servers = parse_servers_file(sh(shell, "cat /run/dnsmasq.servers"))
+        servers = parse_servers_file(read(shell, "cat /run/dnsmasq.servers"))
         assert servers == [], f"/run/dnsmasq.servers still lists {servers}"
         result = lookup(shell, board.network.lookup_name)
         assert result.ok, f"no resolution through the DHCP servers: {result.error}"
-    restored = parse_servers_file(sh(shell, "cat /run/dnsmasq.servers"))
+    restored = parse_servers_file(read(shell, "cat /run/dnsmasq.servers"))
     assert restored == ["8.8.8.8"], f"the default did not come back: {restored}"
 
 
@@ -114,14 +114,14 @@ def test_dns_servers_null_leaves_only_dhcp(board: Board, shell: ShellSession) ->
 def test_dhcp_dns_servers_used_in_addition(board: Board, shell: ShellSession) -> None:
     """The DNS servers a DHCP lease brings are used in addition to 8.8.8.8."""
     wait_network(shell)
-    devices = parse_device_status(sh(shell, f"{NMCLI} -f DEVICE,TYPE,STATE,CONNECTION device"))
+    devices = parse_device_status(read(shell, f"{NMCLI} -f DEVICE,TYPE,STATE,CONNECTION device"))
     eth = next((d for d in devices if d.type == "ethernet" and d.connected), None)
     assert eth is not None, "no ethernet device is connected (no DHCP lease)"
-    show = parse_terse_show(sh(shell, f"{NMCLI} device show {eth.device}"))
+    show = parse_terse_show(read(shell, f"{NMCLI} device show {eth.device}"))
     dhcp_dns = [v for k, v in show.items() if k.startswith("IP4.DNS")]
     assert dhcp_dns, f"{eth.device}'s lease brought no DNS server"
-    upstream = parse_resolv_conf(sh(shell, "cat /etc/resolv.dnsmasq"))
-    defaults = parse_servers_file(sh(shell, "cat /run/dnsmasq.servers"))
+    upstream = parse_resolv_conf(read(shell, "cat /etc/resolv.dnsmasq"))
+    defaults = parse_servers_file(read(shell, "cat /run/dnsmasq.servers"))
     missing = [s for s in dhcp_dns if s not in upstream]
     assert not missing, f"DHCP's DNS {missing} is not among dnsmasq's upstreams {upstream}"
     assert defaults == ["8.8.8.8"], f"8.8.8.8 is not kept next to DHCP's: {defaults}"

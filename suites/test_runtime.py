@@ -12,7 +12,7 @@ import shlex
 import uuid
 
 import pytest
-from _net import BOOT, put_boot_file, reboot, remove_boot_file, sh, wait_network
+from _net import BOOT, put_boot_file, read, reboot, remove_boot_file, sh, wait_network
 
 from hil.board import Board
 from hil.console import ShellSession
@@ -41,7 +41,7 @@ def busctl_add_wifi(ssid: str, psk: str, con_id: str) -> str:
 
 def active(shell: ShellSession) -> dict[str, str]:
     """Active connections: name → state."""
-    out = sh(shell, f"{NMCLI} -f NAME,STATE connection show --active")
+    out = read(shell, f"{NMCLI} -f NAME,STATE connection show --active")
     return {row["NAME"]: row["STATE"] for row in parse_terse(out, ["NAME", "STATE"])}
 
 
