@@ -27,7 +27,7 @@ def busctl_add_wifi(ssid: str, psk: str, con_id: str) -> str:
     """The doc's Python example, as one busctl call: Settings.AddConnection(a{sa{sv}})."""
     ssid_bytes = " ".join(str(b) for b in ssid.encode())
     settings = (
-        f"5 connection 3 type s 802-11-wireless uuid s {uuid.uuid4()} id s {shlex.quote(con_id)} "
+        f"5 connection 3 type s 802-11-wireless uuid s {uuid.uuid5(uuid.NAMESPACE_URL, con_id)} id s {shlex.quote(con_id)} "
         f"802-11-wireless 3 ssid ay {len(ssid.encode())} {ssid_bytes} mode s infrastructure "
         "hidden b false "
         f"802-11-wireless-security 3 key-mgmt s wpa-psk auth-alg s open psk s {shlex.quote(psk)} "
@@ -58,7 +58,7 @@ def test_dbus_connection_persists(board: Board, shell: ShellSession) -> None:
     wifi = next((w for w in board.config.wifi if w.security == "wpa-psk" and not w.hidden), None)
     if wifi is None:
         pytest.skip(f"{board.name}: no visible wpa-psk network in the lab config")
-    con_id = f"hil-runtime-{uuid.uuid4().hex[:6]}"
+    con_id = "hil-runtime"
     wait_network(shell)
     try:
         sh(shell, busctl_add_wifi(wifi.ssid, wifi.psk or "", con_id))
@@ -96,7 +96,7 @@ def test_boot_partition_changes_apply_after_reboot_and_copies_stay(
 ) -> None:
     """A new file in the boot partition changes nothing until a reboot, then its
     connection is active; deleted from the boot partition, it stays on the device."""
-    con_id = f"hil-boot-{uuid.uuid4().hex[:6]}"
+    con_id = "hil-boot-eth"
     name = f"system-connections/{con_id}"
     wait_network(shell)
     try:
