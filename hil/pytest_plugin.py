@@ -150,11 +150,14 @@ def _hil_record(request: pytest.FixtureRequest) -> None:
         return
     directory = Path(request.config.getoption("--transcripts")) / board.name
     done: set[str] = request.config.__dict__.setdefault("_hil_recorded_boards", set())
+    from hil.board.labside import LAB_SIDE_RECORD
     from hil.repro.recording import TESTS_LIST, write_board_yaml
 
     if board.name not in done:
         write_board_yaml(directory, board.config)
         (directory / TESTS_LIST).unlink(missing_ok=True)
+        (directory / LAB_SIDE_RECORD).unlink(missing_ok=True)
+        board.recording_dir = directory
         done.add(board.name)
     with (directory / TESTS_LIST).open("a", encoding="utf-8") as f:
         # masked like everything under out/ (a test id may carry a parameter's secret)

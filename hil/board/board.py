@@ -13,10 +13,12 @@ from pathlib import Path
 
 from hil.board.labnet import ProxyLogReader
 from hil.board.labside import (
+    LAB_SIDE_RECORD,
     FaultUnsupported,
     LabSide,
     NoLabSide,
     ProxyLog,
+    RecordedProxyLog,
     SimLabSide,
     SimProxyLog,
 )
@@ -28,6 +30,9 @@ from hil.usb.board import BoardUsb
 
 class Board:
     """One board of the lab."""
+
+    #: where this run records the board (transcripts, board.yaml, lab-side answers)
+    recording_dir: Path | None = None
 
     def __init__(self, lab: LabConfig, config: BoardConfig) -> None:
         self.lab_config = lab
@@ -63,8 +68,15 @@ class Board:
     def proxy_log(self) -> ProxyLog:
         """What the lab's proxy relayed: the sim's proxy model, or the proxy's access
         log on the lab host (`network.proxy.log`)."""
+        if self.is_replay:
+            from hil.repro.replay import recording_path
+
+            where = Path(recording_path(self.config.console.url))
+            folder = where if where.is_dir() else where.parent
+            return RecordedProxyLog(self.name, folder / LAB_SIDE_RECORD)
         if self.config.is_sim:
-            return SimProxyLog(self.sim_endpoint)
+            record = self.recording_dir / LAB_SIDE_RECORD if self.recording_dir else None
+            return SimProxyLog(self.sim_endpoint, record)
         proxy = self.network.proxy
         if proxy is None or not proxy.log:
             raise FaultUnsupported(

@@ -9,7 +9,9 @@ the pytest plugin turns into a skip with the reason.
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Protocol
 
 from hil.board.labnet import ProxyConnection
@@ -83,17 +85,65 @@ class SimLabSide(_FaultContext):
         return self.endpoint.request(op="usb", modem=modem, action=action)
 
 
-class SimProxyLog:
-    """The sim lab's proxy, through the server's control socket."""
+#: beside a board's transcripts: what the lab side answered, for `hil replay`
+LAB_SIDE_RECORD = "labside.ndjson"
 
-    def __init__(self, endpoint) -> None:
+
+class SimProxyLog:
+    """The sim lab's proxy, through the server's control socket. With `record`, each
+    answer is appended there, so that a replay of the run can give it back."""
+
+    def __init__(self, endpoint, record: Path | None = None) -> None:
         self.endpoint = endpoint
+        self.record = record
+
+    def _ask(self, since: int) -> dict:
+        reply = self.endpoint.request(op="proxy_log", since=since)
+        if self.record is not None:
+            self.record.parent.mkdir(parents=True, exist_ok=True)
+            entry = {
+                "op": "proxy_log",
+                "since": since,
+                "next": reply["next"],
+                "entries": reply.get("entries", []),
+            }
+            with self.record.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(entry) + "\n")
+        return reply
 
     def mark(self) -> int:
-        return int(self.endpoint.request(op="proxy_log", since=0)["next"])
+        return int(self._ask(0)["next"])
 
     def since(self, mark: int) -> list[ProxyConnection]:
-        reply = self.endpoint.request(op="proxy_log", since=mark)
+        reply = self._ask(mark)
+        return [ProxyConnection(e["host"], int(e["port"]), e["line"]) for e in reply["entries"]]
+
+
+class RecordedProxyLog:
+    """The proxy's answers of a recorded run, given back in the order they were asked."""
+
+    def __init__(self, board: str, path: Path) -> None:
+        self.board = board
+        self.path = path
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except OSError:
+            lines = []
+        self._answers = [json.loads(line) for line in lines if line.strip()]
+
+    def _next(self, since: int) -> dict:
+        for i, entry in enumerate(self._answers):
+            if entry.get("op") == "proxy_log" and (entry["since"] == 0) == (since == 0):
+                return self._answers.pop(i)
+        raise HarnessError(
+            f"{self.board}: not in recording: the lab's proxy log (since {since}) — {self.path}"
+        )
+
+    def mark(self) -> int:
+        return int(self._next(0)["next"])
+
+    def since(self, mark: int) -> list[ProxyConnection]:
+        reply = self._next(mark)
         return [ProxyConnection(e["host"], int(e["port"]), e["line"]) for e in reply["entries"]]
 
 
