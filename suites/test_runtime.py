@@ -27,7 +27,8 @@ def busctl_add_wifi(ssid: str, psk: str, con_id: str) -> str:
     """The doc's Python example, as one busctl call: Settings.AddConnection(a{sa{sv}})."""
     ssid_bytes = " ".join(str(b) for b in ssid.encode())
     settings = (
-        f"5 connection 3 type s 802-11-wireless uuid s {uuid.uuid5(uuid.NAMESPACE_URL, con_id)} id s {shlex.quote(con_id)} "
+        f"5 connection 3 type s 802-11-wireless "
+        f"uuid s {uuid.uuid5(uuid.NAMESPACE_URL, con_id)} id s {shlex.quote(con_id)} "
         f"802-11-wireless 3 ssid ay {len(ssid.encode())} {ssid_bytes} mode s infrastructure "
         "hidden b false "
         f"802-11-wireless-security 3 key-mgmt s wpa-psk auth-alg s open psk s {shlex.quote(psk)} "
