@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     lab = load(args)
     board = find_board(lab, args.board, args.lab)
     lock = None
-    if not board.config.is_sim:  # a sim board in this process is ours alone
+    if board.config.is_shared_hardware:  # sim/replay/qemu boards are ours alone
         lock = board.lock()
         lock.acquire(wait=args.wait, notify=lambda m: sys.stderr.write(f"hil: {m}\n"))
     try:

@@ -85,7 +85,7 @@ def run_flash(args: argparse.Namespace) -> int:
     lab = load(args)
     board = find_board(lab, args.board, args.lab)
     lock = None
-    if not board.config.is_sim:
+    if board.config.is_shared_hardware:
         lock = board.lock()
         lock.acquire(wait=False)
     try:

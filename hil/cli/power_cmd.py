@@ -36,8 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     lab = load(args)
     board = find_board(lab, args.board, args.lab)
-    lock = board.lock()
-    lock.acquire(wait=False)
+    lock = board.lock() if board.config.is_shared_hardware else None
+    if lock:
+        lock.acquire(wait=False)
     try:
         if args.action == "on":
             board.power.on()
@@ -46,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             board.power_cycle(wait=not args.no_wait, timeout=args.timeout)
     finally:
-        lock.release()
+        if lock:
+            lock.release()
     print(f"{board.name}: power {args.action}")
     return 0

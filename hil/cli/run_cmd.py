@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
         argv += ["-n", str(workers), "--dist", "loadgroup"]
     with ExitStack() as stack:
         for b in boards:
-            if not b.is_sim:  # sim boards are private to this run
+            if b.is_shared_hardware:  # sim/replay/qemu boards are private to this run
                 lock = Board(lab, b).lock()
                 lock.acquire(
                     wait=not args.no_wait,

@@ -379,6 +379,12 @@ class BoardConfig(Model):
     def is_sim(self) -> bool:
         return self.console.scheme == "sim"
 
+    @property
+    def is_shared_hardware(self) -> bool:
+        """A board other runs may use too (a physical rig): it takes a rig lock.
+        sim://, replay:// and qemu:// boards are served by the run that uses them."""
+        return self.console.scheme in ("tty", "rfc2217", "socket")
+
 
 class LabConfig(Model):
     name: str
