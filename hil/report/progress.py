@@ -82,6 +82,7 @@ class Progress:
         self.groups: dict[tuple[str, str], Group] = {}
         self.totals: dict[tuple[str, str], int] = {}
         self.outcomes: dict[str, str] = {}
+        self.boards: list[str] | None = None
 
     def pytest_sessionstart(self) -> None:
         tr = self.config.pluginmanager.get_plugin("terminalreporter")
@@ -102,11 +103,8 @@ class Progress:
         """Under xdist the controller collects nothing: count what the first worker found."""
         if self.totals:
             return
-        from hil.pytest_plugin import _lab
-
-        boards = sorted((b.name for b in _lab(self.config).boards), key=len, reverse=True)
         for nodeid in ids:
-            key = _group_of_nodeid(nodeid, boards)
+            key = _group_of_nodeid(nodeid, self._board_names())
             if key is not None:
                 self.totals[key] = self.totals.get(key, 0) + 1
         for key, group in self.groups.items():
@@ -120,15 +118,35 @@ class Progress:
         outcome.force_result((category, "", word))  # no letter: the lines say it
 
     # -- counting ------------------------------------------------------------
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        props = dict(report.user_properties)
-        if BOARD_PROP not in props:
-            return
-        key = (str(props[BOARD_PROP]), str(props[AREA_PROP]))
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        """A group starts (and its clock) when its first test starts."""
+        key = _group_of_nodeid(nodeid, self._board_names())
+        if key is not None:
+            self._group(key)
+
+    def _board_names(self) -> list[str]:
+        if self.boards is None:
+            from hil.pytest_plugin import _lab
+
+            try:
+                names = [b.name for b in _lab(self.config).boards]
+            except pytest.UsageError:
+                names = []
+            self.boards = sorted(names, key=len, reverse=True)
+        return self.boards
+
+    def _group(self, key: tuple[str, str]) -> Group:
         group = self.groups.get(key)
         if group is None:
             group = self.groups[key] = Group(*key, total=self.totals.get(key))
             self._line(self._start_text(group))
+        return group
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        props = dict(report.user_properties)
+        if BOARD_PROP not in props:
+            return
+        group = self._group((str(props[BOARD_PROP]), str(props[AREA_PROP])))
         result = _outcome(report)
         if result is not None and report.nodeid not in self.outcomes:
             self.outcomes[report.nodeid] = result
@@ -149,7 +167,7 @@ class Progress:
 
     # -- output ----------------------------------------------------------------
     def _start_text(self, g: Group) -> Text:
-        n = f" ({g.total} tests)" if g.total else ""
+        n = f" ({g.total} test{'s' if g.total != 1 else ''})" if g.total else ""
         return Text.assemble(("▶ ", "bold cyan"), (g.board, "bold"), " · ", g.area, n)
 
     def _finish(self, g: Group) -> None:
