@@ -239,18 +239,17 @@ class ReplayServer(SimServer):
     """The replay boards of a lab (`replay://` consoles), served like sim boards."""
 
     def __init__(self, lab: LabConfig, publish: bool = False) -> None:
+        replayed = [b for b in lab.boards if b.console.scheme == "replay"]
+        super().__init__(lab.model_copy(update={"boards": replayed}), publish)
         self.lab = lab
-        self.publish = publish
         self.boards = {
-            b.name: ReplayBoard(b, Recording.load(recording_path(b.console.url)))
-            for b in lab.boards
-            if b.console.scheme == "replay"
+            b.name: ReplayBoard(b, Recording.load(recording_path(b.console.url))) for b in replayed
         }
         from hil.sim.server import registry_dir
 
+        # beside, not in, the registry of a sim lab of the same name
         self.dir = registry_dir() / f"replay-{lab.name}"
         self.control_path = str(self.dir / f"control-{os.getpid()}.sock")
-        self._control = None
 
     def handle_request(self, req: dict) -> dict:
         if req.get("op") == "flash":
