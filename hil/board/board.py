@@ -65,15 +65,20 @@ class Board:
 
         return endpoint(self.lab_config, self.name)
 
+    @functools.cached_property
+    def _recorded_proxy_log(self) -> RecordedProxyLog:
+        """One per board for the whole replay: its answers are given back once each."""
+        from hil.repro.replay import recording_path
+
+        where = Path(recording_path(self.config.console.url))
+        folder = where if where.is_dir() else where.parent
+        return RecordedProxyLog(self.name, folder / LAB_SIDE_RECORD)
+
     def proxy_log(self) -> ProxyLog:
         """What the lab's proxy relayed: the sim's proxy model, or the proxy's access
         log on the lab host (`network.proxy.log`)."""
         if self.is_replay:
-            from hil.repro.replay import recording_path
-
-            where = Path(recording_path(self.config.console.url))
-            folder = where if where.is_dir() else where.parent
-            return RecordedProxyLog(self.name, folder / LAB_SIDE_RECORD)
+            return self._recorded_proxy_log
         if self.config.is_sim:
             record = self.recording_dir / LAB_SIDE_RECORD if self.recording_dir else None
             return SimProxyLog(self.sim_endpoint, record)

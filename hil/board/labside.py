@@ -132,8 +132,10 @@ class RecordedProxyLog:
         self._answers = [json.loads(line) for line in lines if line.strip()]
 
     def _next(self, since: int) -> dict:
+        # the answer to this very question (a mark is asked with 0, a `since` with the
+        # mark the recording gave back), first unconsumed in recorded order
         for i, entry in enumerate(self._answers):
-            if entry.get("op") == "proxy_log" and (entry["since"] == 0) == (since == 0):
+            if entry.get("op") == "proxy_log" and entry["since"] == since:
                 return self._answers.pop(i)
         raise HarnessError(
             f"{self.board}: not in recording: the lab's proxy log (since {since}) — {self.path}"

@@ -130,14 +130,14 @@ class ReplayBoard(SimBoard):
 
     # -- the board -------------------------------------------------------
     def _boot(self) -> None:
-        """Boot as a sim board does, then keep no file of its own but scratch space:
-        every file of the board is in the recording, or not there."""
+        """Boot as a sim board does, then keep none of its files, only its directories
+        (so that a file written over the console lands): every file of the board is
+        in the recording, or is not known."""
         super()._boot()
         fs = self.world.fs
-        for name in fs.listdir("/"):
-            path = f"/{name}"
-            if not any(keep == path or keep.startswith(path + "/") for keep in SCRATCH):
-                fs.remove(path, recursive=True)
+        for path in fs.files_under("/"):
+            if fs.isfile(path):
+                fs.remove(path)
         for keep in SCRATCH:
             fs.mkdir(keep)
 
