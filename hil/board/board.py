@@ -2,7 +2,7 @@
 
 Suites never know which tier they run on; this is the layer that does. It
 starts sim boards on demand (`sim://`) and boards replayed from a recording
-(`replay://`, served like sim boards), and hands out shells whose
+(`replay://`, served like sim boards) and virtual rigs (`qemu://`), and hands out shells whose
 transcripts are the evidence attached to every test.
 """
 
@@ -102,6 +102,10 @@ class Board:
         """What the console layer opens: the pty of a sim or replay board, else the url."""
         if self.config.is_sim or self.is_replay:
             return self.sim_endpoint.pty
+        if self.config.console.scheme == "qemu":  # a virtual rig: booted on demand
+            from hil.vrig.server import endpoint
+
+            return endpoint(self.lab_config, self.name)
         return self.config.console.url
 
     def open_shell(

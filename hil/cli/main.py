@@ -32,6 +32,7 @@ COMMAND_MODULES = [
     "bundle_cmd",
     "repro_cmd",
     "replay_cmd",
+    "vrig_cmd",
     # one per line: several people add theirs here
 ]
 

@@ -26,6 +26,7 @@ from hil.errors import HarnessError
 RESOLVERS = {
     "sim": "hil.sim.server:resolve_url",
     "replay": "hil.repro.replay:resolve_url",
+    "qemu": "hil.vrig.server:resolve_url",
 }
 FLOW_CONTROL = ("none", "rtscts", "xonxoff")
 

@@ -1,0 +1,79 @@
+"""`hil vrig build|serve` — the virtual rig: build the guest, keep a lab's VMs up."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import time
+
+from hil.cli.common import add_lab_option, load
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "vrig",
+        help="virtual rig: build the guest, serve a lab's qemu:// boards",
+        description="The virtual rig (qemu:// consoles): Debian's kernel and the host's root "
+        "file system, read-only over 9p under a tmpfs overlay, in QEMU with no network.",
+    )
+    s = p.add_subparsers(dest="vrig_command", metavar="SUBCOMMAND")
+    s.required = True
+    build = s.add_parser(
+        "build",
+        help="build the guest's initramfs (cached; a no-op when up to date)",
+        description="Build the guest's kernel and initramfs into the cache "
+        "(~/.cache/hil/vrig, HIL_VRIG_CACHE overrides) unless an up-to-date build is there. "
+        "Prints the kernel and initramfs paths.",
+    )
+    build.add_argument("--force", action="store_true", help="rebuild even if up to date")
+    build.set_defaults(func=build_cmd)
+    serve = s.add_parser(
+        "serve",
+        help="boot the lab's qemu:// boards and keep them up until interrupted",
+        description="Boot every qemu:// board of the lab, wait for a shell on each console, "
+        "and publish their consoles so that later `hil exec` and `hil run` calls reach the "
+        "same guests. Ctrl-C (or SIGTERM) stops the VMs.",
+    )
+    add_lab_option(serve)
+    serve.set_defaults(func=serve_cmd)
+
+
+def build_cmd(args: argparse.Namespace) -> int:
+    from hil.vrig.build import build
+
+    started = time.monotonic()
+    art = build(force=args.force)
+    print(f"kernel {art.version}: {art.kernel}")
+    print(f"initramfs: {art.initrd}")
+    print(f"ready in {time.monotonic() - started:.1f}s")
+    return 0
+
+
+def serve_cmd(args: argparse.Namespace) -> int:
+    from hil.vrig.server import VrigServer
+
+    lab = load(args)
+    server = VrigServer(lab, publish=True, lab_path=args.lab)
+    if not server.boards:
+        print(f"{args.lab}: no qemu:// boards in this lab", file=sys.stderr)
+        return 2
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    started = time.monotonic()
+    try:
+        server.start()
+        for name, vm in server.boards.items():
+            print(f"{name}: qemu://{name} on {vm.url}", flush=True)
+        print(f"booted in {time.monotonic() - started:.1f}s; serving; Ctrl-C to stop", flush=True)
+        while not done.wait(1.0):
+            dead = [n for n, vm in server.boards.items() if not vm.alive()]
+            if dead:
+                print(f"hil: {', '.join(dead)}: QEMU exited", file=sys.stderr)
+                return 255
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0

@@ -1,0 +1,124 @@
+"""One virtual board: a QEMU process whose serial port is a TCP socket on the loopback.
+
+QEMU runs with no network at all (`-nic none`); the host's root file system
+is shared read-only over 9p and the guest writes only to a tmpfs overlay.
+The console is `socket://127.0.0.1:PORT`, opened by the same console code as
+a ser2net line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import shutil
+import socket
+import subprocess
+import time
+from collections import deque
+from threading import Thread
+
+from hil.errors import HarnessError
+from hil.vrig.build import Artifacts, build
+from hil.vrig.options import QemuOptions
+
+QEMU = "qemu-system-x86_64"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def qemu_command(art: Artifacts, opts: QemuOptions, port: int) -> list[str]:
+    """The QEMU command line of a virtual board (no network: `-nic none`)."""
+    machine = re.sub(r"[^A-Za-z0-9._+-]", "_", opts.machine or "qemux86-64")
+    append = (
+        f"console=ttyS0,115200 panic=-1 quiet hil.release={opts.os_release} "
+        f"hil.hostname={opts.hostname} hil.machine={machine}"
+    )
+    return [
+        QEMU,
+        "-accel", opts.accel,
+        "-m", str(opts.memory),
+        "-smp", str(opts.cpus),
+        "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+        "-nic", "none",
+        "-kernel", str(art.kernel),
+        "-initrd", str(art.initrd),
+        "-append", append,
+        "-virtfs",
+        "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
+        "-serial", f"tcp:127.0.0.1:{port},server=on,wait=off",
+    ]  # fmt: skip
+
+
+class VirtualBoard:
+    """A `qemu://` board's VM, started and stopped by this process."""
+
+    def __init__(self, name: str, opts: QemuOptions) -> None:
+        self.name = name
+        self.opts = opts
+        self.port = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._stderr: deque[str] = deque(maxlen=20)
+
+    @property
+    def url(self) -> str:
+        return f"socket://127.0.0.1:{self.port}"
+
+    def start(self) -> VirtualBoard:
+        if shutil.which(QEMU) is None:
+            raise HarnessError(f"{self.name}: {QEMU} missing (scripts/setup.sh installs it)")
+        art = build()
+        for _ in range(5):  # the port may be taken between probing and QEMU binding it
+            self.port = _free_port()
+            self.proc = subprocess.Popen(
+                qemu_command(art, self.opts, self.port),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+            Thread(target=self._drain, args=(self.proc,), daemon=True).start()
+            if self._wait_listening(10.0):
+                return self
+            self.stop()
+        raise HarnessError(f"{self.name}: QEMU did not start: {self.last_error()}")
+
+    def _drain(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stderr is not None
+        for raw in proc.stderr:
+            self._stderr.append(raw.decode(errors="replace").rstrip())
+
+    def last_error(self) -> str:
+        lines = [line for line in self._stderr if "warning" not in line]
+        return lines[-1] if lines else "no message"
+
+    def _wait_listening(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.alive():
+                return False
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=1),
+            ):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
