@@ -4,6 +4,7 @@ does not with the right files."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -249,3 +250,20 @@ def test_a_signature_in_the_logs_becomes_the_sim_boards_lab_fault(tmp_path: Path
     plain = repro(b, out_dir=tmp_path / "plain", triage_as_faults=False)
     assert plain.target.board.faults == []
     assert not plain.red, plain.outcomes
+
+
+def test_repro_of_the_bundle_only(tmp_path: Path, hil_cmd: list[str]) -> None:
+    bundle = REPO / "fixtures" / "bundles" / "wifi-wrong-psk"
+    r = subprocess.run(
+        [*hil_cmd, "repro", str(bundle), "--suite", "none", "-o", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 1, r.stdout + r.stderr
+    outcomes = json.loads((tmp_path / "out" / "outcomes.json").read_text())
+    assert outcomes and all("bundle_suite" in k for k in outcomes), outcomes
+    r = subprocess.run(
+        [*hil_cmd, "repro", str(bundle), "--suite", "nope"], capture_output=True, text=True
+    )
+    assert r.returncode == 2 and "unknown suite nope" in r.stderr

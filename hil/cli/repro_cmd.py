@@ -28,6 +28,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--board", metavar="NAME", help="use this board of --lab")
     p.add_argument(
+        "--suite",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="run these suites after the bundle's own check (repeatable; default: the "
+        "suites that cover what the bundle configures; `--suite none`: only its own check)",
+    )
+    p.add_argument(
         "--no-triage-faults",
         action="store_true",
         help="on a simulated board, do not switch on the lab faults of the failure "
@@ -61,7 +69,23 @@ def run(args: argparse.Namespace) -> int:
         out_dir=out,
         note=lambda msg: sys.stderr.write(f"hil repro: {redact(msg)}\n"),
         triage_as_faults=not args.no_triage_faults,
+        suites=_suites(args.suite),
     )
     for line in result.lines():
         sys.stdout.write(redact(line) + "\n")
     return 1 if result.red else 0
+
+
+def _suites(names: list[str] | None) -> list[str] | None:
+    from hil.errors import ConfigError
+    from hil.suites import SUITE_NAMES
+
+    if names is None:
+        return None
+    chosen = [n for n in names if n != "none"]
+    unknown = [n for n in chosen if n not in SUITE_NAMES]
+    if unknown:
+        raise ConfigError(
+            f"--suite: unknown suite {', '.join(unknown)} (known: {', '.join(SUITE_NAMES)}, none)"
+        )
+    return chosen

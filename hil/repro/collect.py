@@ -292,11 +292,13 @@ def modem_from_mmcli(text: str, usb_ids: list[str] | None = None) -> Modem | Non
         sim = "locked"
     elif m.sim:
         sim = "ready"
+    # a signal read before the modem registered is 0, not the field's signal
+    registered = m.state in ("registered", "connecting", "connected", "disconnecting")
     return Modem(
         model=model,
         vid_pid=vid_pid,
         firmware=m.revision,
         sim=sim,
         operator=m.operator_name,
-        signal=m.signal_quality,
+        signal=m.signal_quality if registered and m.signal_recent else None,
     )

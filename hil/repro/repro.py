@@ -268,16 +268,18 @@ def repro(
     note: Note = lambda msg: None,
     timeout: float = 1800,
     triage_as_faults: bool = True,
+    suites: list[str] | None = None,
 ) -> ReproResult:
     """Reproduce the bundle's failure; see the module docstring. With
     `triage_as_faults`, a simulated board gets the lab faults of the failure
     signatures its logs show (a DHCP server that never answered, a modem stuck
-    in storage mode): the surroundings as they were in the field."""
+    in storage mode): the surroundings as they were in the field. `suites`
+    overrides the areas that cover the bundle (`[]`: the bundle's own check only)."""
     REDACTOR.add_all(bundle_secrets(bundle))
     report = check_bundle(bundle)
     faults = triage_faults(report) if triage_as_faults else []
     target = choose_target(bundle, lab, board, lab_path, faults)
-    suite_areas = areas(bundle)
+    suite_areas = areas(bundle) if suites is None else list(suites)
     out_dir.mkdir(parents=True, exist_ok=True)
     outcomes_path = out_dir / "outcomes.json"
     outcomes_path.unlink(missing_ok=True)
@@ -303,7 +305,7 @@ def repro(
             _run_pytest(
                 lab_arg,
                 target.board.name,
-                [*own, *suite_files(suite_areas)],
+                [*own, *(suite_files(suite_areas) if suite_areas else [])],
                 outcomes_path,
                 out_dir,
                 env,
