@@ -267,3 +267,19 @@ def test_repro_of_the_bundle_only(tmp_path: Path, hil_cmd: list[str]) -> None:
         [*hil_cmd, "repro", str(bundle), "--suite", "nope"], capture_output=True, text=True
     )
     assert r.returncode == 2 and "unknown suite nope" in r.stderr
+
+
+def test_a_matching_board_of_the_lab_is_chosen_else_a_simulated_one() -> None:
+    from hil.repro.repro import choose_target
+
+    lab_path = str(REPO / "lab-config" / "sim.yaml")
+    lab = load_lab(lab_path)
+    cell = load_bundle(REPO / "fixtures" / "bundles" / "cellular-sim-missing")
+    target = choose_target(cell, lab, None, lab_path)
+    assert (target.board.name, target.built) == ("pi3-b", False)  # raspberrypi3 + EC25
+    wifi = load_bundle(REPO / "fixtures" / "bundles" / "wifi-wrong-psk")
+    wifi.device = wifi.device.model_copy(update={"device_type": "fincm3"})
+    target = choose_target(wifi, lab, None, lab_path)
+    assert target.built and f"no board of {lab_path} matches" in target.why
+    target = choose_target(cell, lab, "pi4-a", lab_path)
+    assert not target.built and "it differs: device type raspberrypi4-64" in target.why
