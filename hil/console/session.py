@@ -38,6 +38,8 @@ from hil.lab.secrets import REDACTOR
 IDLE_SECONDS = 3.0
 #: after an interrupt key, how long the shell has to print a frame again
 RECOVER_SECONDS = 1.5
+#: how much longer a recovering shell gets while the line shows it is busy
+PATIENCE_SECONDS = 5.0
 #: frames printed again before the output is declared corrupted
 MAX_REPRINTS = 3
 #: setup steps answer within this
@@ -205,9 +207,7 @@ class ShellSession:
             frame = self._command_frame(command, typed, start, end, m0 + timeout, timeout)
         except ConsoleError as e:
             partial = e.output if isinstance(e, CommandTimeout) else ""
-            self._record(
-                command, t0, self._kernel_messages(sent_at), error=str(e), partial=partial
-            )
+            self._record(command, t0, self._kernel_messages(sent_at), error=str(e), partial=partial)
             raise
         messages = self._kernel_messages(sent_at, frame.kept)
         result = CommandResult(
@@ -262,12 +262,19 @@ class ShellSession:
         *,
         typed: str = "",
         ps2: int | None = None,
+        patience: float = 0.0,
     ) -> _Frame:
-        """The checked frame; damaged ones are printed again from the board's file."""
+        """The checked frame; damaged ones are printed again from the board's file.
+
+        With `patience`, a deadline that passes while the line is still busy
+        (a slow or loaded board answering) is extended by up to that much.
+        """
         attempts = 1
         while True:
             try:
-                return self._read_frame(command, start, end, deadline, attempts, typed, ps2)
+                return self._read_frame(
+                    command, start, end, deadline, attempts, typed, ps2, patience
+                )
             except _Damaged as e:
                 if attempts > MAX_REPRINTS:
                     self._ready = True
@@ -279,8 +286,8 @@ class ShellSession:
                 attempts += 1
                 start, end = Marker.new(), Marker.new()
                 self._type(framing.reprint_text(start, end))
-                deadline = time.monotonic() + max(RECOVER_SECONDS, IDLE_SECONDS)
-                typed, ps2 = "", None
+                deadline = time.monotonic() + RECOVER_SECONDS
+                typed, ps2, patience = "", None, PATIENCE_SECONDS
 
     def _read_frame(
         self,
@@ -291,9 +298,11 @@ class ShellSession:
         attempts: int,
         typed: str,
         ps2: int | None,
+        patience: float,
     ) -> _Frame:
         buf = bytearray()
         base = self.stream.position
+        give_up = deadline + patience
         s_at = e_at = -1  # where the output starts, where END opens the trailer
         scanned = 0
         last_rx = time.monotonic()
@@ -301,7 +310,9 @@ class ShellSession:
         while True:
             now = time.monotonic()
             if s_at < 0 and now >= deadline:
-                raise _Expired
+                if now >= give_up or self.stream.idle_for() > 0.5:
+                    raise _Expired
+                deadline = now + 0.2  # the board is still talking: give it time
             if s_at >= 0 and now - last_rx > IDLE_SECONDS:
                 raise _Damaged("the frame stopped before its end marker")
             _, data = self._read(0.2 if s_at >= 0 else min(0.2, max(deadline - now, 0.001)))
@@ -419,7 +430,13 @@ class ShellSession:
             start, end = Marker.new(), Marker.new()
             self._type(framing.reprint_text(start, end))
             try:
-                frame = self._frame(command, start, end, time.monotonic() + RECOVER_SECONDS)
+                frame = self._frame(
+                    command,
+                    start,
+                    end,
+                    time.monotonic() + RECOVER_SECONDS,
+                    patience=PATIENCE_SECONDS,
+                )
             except _Expired:
                 continue
             raise CommandTimeout(
