@@ -18,6 +18,7 @@ from hil.repro.check import check_bundle
 from hil.repro.collect import collect
 from hil.repro.repro import repro
 from hil.repro.simlab import build_sim_lab
+from hil.usb.board import BoardUsb
 from tests.conftest import REPO
 
 LAB_PSK = "hil-lab-passphrase"
@@ -194,6 +195,8 @@ def test_collect_finds_the_modem_by_its_port_and_check_sees_storage_mode() -> No
             stuck = collect(shell, board.config, lab=lab.name)
     board.power_cycle()
     with board.open_shell() as shell:
+        # as on a real board: the shell answers before usb_modeswitch has switched the modem
+        BoardUsb(shell, shell.name).wait_for(lab_modem.usb_path, mode="modem", timeout=30)
         switched = collect(shell, board.config, lab=lab.name)
     for bundle in (stuck, switched):
         (modem,) = bundle.device.modems
