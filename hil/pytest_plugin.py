@@ -106,6 +106,17 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     defs = metafunc.definition._fixtureinfo.name2fixturedefs.get("board", ())
     if defs and defs[-1].func.__module__ == __name__:
         boards = _boards(metafunc.config)
+        if "modem" in metafunc.fixturenames:
+            # one test per modem of each board (a board without modems: one, skipped)
+            pairs = [(b, m) for b in boards for m in (b.config.modems or [None])]
+            metafunc.parametrize(
+                "board,modem",
+                pairs,
+                ids=[f"{b.name}-{m.name}" if m else b.name for b, m in pairs],
+                indirect=["board"],
+                scope="session",
+            )
+            return
         metafunc.parametrize(
             "board", boards, ids=[b.name for b in boards], indirect=True, scope="session"
         )
@@ -138,6 +149,13 @@ def board(request: pytest.FixtureRequest) -> Board:
     return b
 
 
+def _record_active_faults(request: pytest.FixtureRequest) -> None:
+    """The lab faults on while the test runs (the fault matrix needs them: a fault
+    the board's lab cannot produce leaves its tests as they were)."""
+    board: Board = request.getfixturevalue("board")
+    request.node.user_properties.append(("hil_faults", sorted(board.lab.active_faults())))
+
+
 @pytest.fixture(autouse=True)
 def _hil_record(request: pytest.FixtureRequest) -> None:
     """The recording of a run, beside the transcripts of each board: its lab config
@@ -166,6 +184,12 @@ def _hil_record(request: pytest.FixtureRequest) -> None:
 
 @pytest.fixture(autouse=True)
 def _hil_needs(request: pytest.FixtureRequest) -> None:
+    if "board" in request.fixturenames and request.node.get_closest_marker("faults"):
+        _record_active_faults(request)
+    if "modem" in request.fixturenames and request.getfixturevalue("modem") is None:
+        pytest.skip(
+            f"{request.getfixturevalue('board').name}: lab config gives this board no modem"
+        )
     marker = request.node.get_closest_marker("needs")
     if marker is None or "board" not in request.fixturenames:
         return
@@ -248,7 +272,11 @@ class _Outcomes:
             if not report.passed:
                 reason = getattr(report, "longreprtext", "") or str(report.longrepr or "")
                 reason = reason.strip().splitlines()[-1] if reason.strip() else ""
-            self.results[report.nodeid] = {"outcome": outcome, "reason": reason[:500]}
+            entry = {"outcome": outcome, "reason": reason[:500]}
+            faults = dict(report.user_properties).get("hil_faults")
+            if faults is not None:
+                entry["faults"] = faults
+            self.results[report.nodeid] = entry
 
     @pytest.hookimpl
     def pytest_sessionfinish(self) -> None:

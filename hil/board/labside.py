@@ -69,7 +69,11 @@ class SimLabSide(_FaultContext):
         self.endpoint = endpoint
 
     def supports(self, fault: str) -> bool:
-        return fault in FAULTS
+        """Every fault of the catalogue the simulated world can have (a storage-mode
+        fault needs a modem that has a storage mode)."""
+        if fault not in FAULTS:
+            return False
+        return bool(self.endpoint.request(op="supports", name=fault).get("supported", True))
 
     def set_fault(self, fault: str, on: bool) -> None:
         self.endpoint.request(op="fault", name=fault, on=on)

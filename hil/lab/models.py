@@ -83,6 +83,10 @@ class ModemConfig(Model):
     pin: str | None = None
     #: minimal signal quality (percent) the cellular suite accepts
     min_signal: int = Field(10, ge=0, le=100)
+    #: seconds ModemManager gets to export, register and connect the modem (each)
+    timeout: float = Field(90.0, gt=0)
+    #: seconds a data session must hold (no drop, no re-enumeration) to pass
+    soak_seconds: float = Field(60.0, ge=0)
     #: a usb_modeswitch configuration for a modem the database does not know
     modeswitch_config: str | None = None
 
@@ -117,6 +121,9 @@ class SimModem(Model):
     operator: str = "hil-net"
     signal: int = Field(70, ge=0, le=100)
     apn: str | None = None
+    #: credentials the network wants with the APN (None: any)
+    username: str | None = None
+    password: str | None = None
     firmware: str | None = None
     #: the physical port (ID_PATH) the modem sits in; default derived from order
     usb_path: str | None = None

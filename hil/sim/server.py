@@ -119,8 +119,11 @@ class SimServer:
         if op == "fault":
             board.world.set_fault(req["name"], bool(req["on"]))
             return {"ok": True, "faults": sorted(board.world.faults)}
-        if op == "faults":
-            return {"ok": True, "faults": sorted(board.world.faults)}
+        if op == "faults":  # those on that this world can have
+            faults = [f for f in board.world.faults if board.world.fault_applies(f)]
+            return {"ok": True, "faults": sorted(faults)}
+        if op == "supports":
+            return {"ok": True, "supported": board.world.fault_applies(req["name"])}
         if op == "reboot":
             board.reboot()
             return {"ok": True}

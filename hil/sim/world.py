@@ -88,6 +88,8 @@ class World:
         self.boot_hooks: list[Callable[[World], None]] = []
         #: subsystems by name (added by later layers of the model)
         self.subsystems: dict[str, object] = {}
+        #: fault name → whether this world can have it (default: yes)
+        self.fault_checks: dict[str, Callable[[], bool]] = {}
         self._lay_out_boot_partition()
         from hil.sim.nm import NetworkManager
 
@@ -106,10 +108,18 @@ class World:
         from hil.sim.services import install
 
         install(self)
+        from hil.sim.modem import install as install_modems
+
+        self.modems = install_modems(self)
 
     # -- faults --------------------------------------------------------
     def fault(self, name: str) -> bool:
         return name in self.faults
+
+    def fault_applies(self, name: str) -> bool:
+        """Whether this world can have the fault (subsystems register checks)."""
+        check = self.fault_checks.get(name)
+        return check() if check else True
 
     def set_fault(self, name: str, on: bool) -> None:
         with self.lock:

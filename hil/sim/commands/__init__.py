@@ -35,10 +35,12 @@ from hil.sim.commands import (  # noqa: E402, F401
     ip,
     journal,
     jq,
+    mmcli,
     netfilter,
     nm_daemon,
     nmcli,
     system,
     systemctl,
     usb,
+    vcgencmd,
 )

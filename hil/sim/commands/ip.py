@@ -67,12 +67,14 @@ def _links(p: Proc) -> list[dict]:
             else:
                 entry["noprefixroute"] = True
                 life = FOREVER
-            entry.update({"label": dev.name, "valid_life_time": life, "preferred_life_time": life})
+            entry.update(
+                {"label": dev.ip_iface, "valid_life_time": life, "preferred_life_time": life}
+            )
             info.append(entry)
         links.append(
             {
                 "ifindex": index,
-                "ifname": dev.name,
+                "ifname": dev.ip_iface,
                 "flags": flags,
                 "mtu": 1500,
                 "qdisc": "mq" if dev.type != "gsm" else "fq_codel",

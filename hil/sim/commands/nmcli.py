@@ -365,10 +365,14 @@ def device_properties(nm: NetworkManager, name: str) -> list[tuple[str, str]]:
     pairs = [
         ("GENERAL.DEVICE", name),
         ("GENERAL.TYPE", st.device.type),
-        ("GENERAL.HWADDR", st.device.mac.upper()),
+        ("GENERAL.HWADDR", st.device.mac.upper() if st.device.type != "gsm" else "(unknown)"),
         ("GENERAL.MTU", "1500"),
         ("GENERAL.STATE", f"{int(st.state)} ({st.state.words})"),
         ("GENERAL.CONNECTION", act.profile.id if act else "--"),
+        (
+            "GENERAL.IP-IFACE",
+            st.device.ip_iface if st.state == State.ACTIVATED or st.device.type != "gsm" else "--",
+        ),
         (
             "GENERAL.CON-PATH",
             f"/org/freedesktop/NetworkManager/ActiveConnection/{act.number}" if act else "--",
@@ -380,7 +384,7 @@ def device_properties(nm: NetworkManager, name: str) -> list[tuple[str, str]]:
         ip = act.ip
         pairs.append(("IP4.ADDRESS[1]", ip.address))
         pairs.append(("IP4.GATEWAY", ip.gateway or "--"))
-        routes = [r for r in nm.routes() if r["dev"] == name]
+        routes = [r for r in nm.routes() if r["dev"] == st.device.ip_iface]
         for i, r in enumerate(routes, 1):
             dst = "0.0.0.0/0" if r["dst"] == "default" else r["dst"]
             pairs.append(
@@ -657,6 +661,8 @@ def _apply_properties(profile: Profile, pairs: list[str]) -> None:
             section = SETTING_ALIASES.get(section, section)
         else:
             raise NmcliError(f"Error: invalid <setting>.<property> '{prop}'.", 2)
+        if section == "connection" and key == "interface-name" and value == "*":
+            continue  # nmcli's "any interface"
         if section == "connection" and key == "autoconnect":
             value = "true" if value in ("yes", "true", "on") else "false"
         profile.settings.setdefault(section, {})[key] = value

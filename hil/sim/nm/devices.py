@@ -60,6 +60,8 @@ class Device:
         self.world = world
         self.name = name
         self.mac = mac
+        #: the kernel interface IP runs over (a modem's `wwan0` for its `cdc-wdm0`)
+        self.ip_iface = name
 
     def available(self) -> bool:
         return True

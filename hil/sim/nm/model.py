@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import posixpath
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TYPE_CHECKING
@@ -108,6 +109,8 @@ class NetworkManager:
         self.devices: dict[str, DeviceStatus] = {}
         self.activations = 0
         self.wifi_enabled = True
+        #: called first by `tick()`: other daemons' models catching up (ModemManager)
+        self.tick_hooks: list[Callable[[], None]] = []
         self.add_device(EthernetDevice(world, "eth0", "dc:a6:32:01:02:03"))
         self.add_device(WifiDevice(world, "wlan0", "dc:a6:32:01:02:04"))
 
@@ -374,6 +377,8 @@ class NetworkManager:
 
     def tick(self) -> None:
         """Move every activation along to now; react to outcomes and lost links."""
+        for hook in self.tick_hooks:
+            hook()
         with self.lock:
             if not self.running:
                 return
@@ -436,7 +441,7 @@ class NetworkManager:
                     {
                         "dst": "default",
                         "gateway": ip.gateway,
-                        "dev": st.device.name,
+                        "dev": st.device.ip_iface,
                         "protocol": proto,
                         "prefsrc": str(iface.ip),
                         "metric": metric,
@@ -446,7 +451,7 @@ class NetworkManager:
             routes.append(
                 {
                     "dst": str(iface.network),
-                    "dev": st.device.name,
+                    "dev": st.device.ip_iface,
                     "protocol": "kernel",
                     "scope": "link",
                     "prefsrc": str(iface.ip),

@@ -1,0 +1,307 @@
+"""Cellular qualification: from plug-in to data through the modem (networking doc,
+"Cellular Modem Setup"), per board and per modem of the lab config.
+
+ModemManager must export the modem at its USB port with its identity, unlock
+its SIM with the lab's PIN, register with a usable signal; the doc's gsm
+connection must bring up a bearer whose interface carries the default route
+(ethernet and WiFi out of the way), hold for the soak time, survive a modem
+reset; on a Raspberry Pi the supply must not sag. Faults turn exactly the
+tests they break red, with ModemManager's or NetworkManager's words.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from hil.board import Board
+from hil.board.cellular import BOOT_CONNECTIONS, NMCLI, Cellular, CellularError
+from hil.console import ShellSession
+from hil.lab.models import ModemConfig
+from hil.netconfig.builders import gsm
+from hil.probes.mmcli import Modem
+
+MODEM_FAULTS = ("modem-stuck-in-storage-mode",)
+SIM_FAULTS = ("sim-missing", "sim-locked", "no-registration")
+DATA_FAULTS = ("wrong-apn", "modem-reenumerates", "modem-drops-off-bus")
+CONNECTION = "hil-cellular"
+FILENAME = "hil-cellular"
+
+
+@pytest.fixture
+def cell(shell: ShellSession, modem: ModemConfig) -> Iterator[Cellular]:
+    c = Cellular(shell, modem)
+    yield c
+    if c.shell is not shell:  # a test that rebooted the board opened a new console
+        c.shell.close()
+
+
+def gsm_keyfile(modem: ModemConfig) -> str:
+    """The doc's cellular example with the lab's APN and credentials."""
+    return gsm(
+        modem.apn or "",
+        id=CONNECTION,
+        number=modem.number or "*99#",
+        username=modem.username,
+        password=modem.password,
+        pin=modem.pin,
+    ).dump()
+
+
+def write_file(shell: ShellSession, path: str, text: str) -> None:
+    """A small text file over the console: printf repeats its format for each line."""
+    lines = " ".join(shlex.quote(line) for line in text.splitlines())
+    r = shell.run(f"printf '%s\\n' {lines} > {shlex.quote(path)} && chmod 600 {shlex.quote(path)}")
+    assert r.exit_code == 0, f"cannot write {path}: {r.output}"
+
+
+@pytest.fixture
+def cellular_only(board: Board, cell: Cellular) -> Iterator[None]:
+    """Ethernet and WiFi out of the way for the test, so data really goes over cellular.
+    Afterwards: the connection removed, the board's other links back, and a modem
+    that fell off the bus brought back as a lab does it, by cycling the power."""
+    for dev in ("eth0", "wlan0"):
+        cell.run(f"{NMCLI} device disconnect {dev}")
+    try:
+        yield
+    finally:
+        cell.forget(CONNECTION, FILENAME)
+        for dev in ("eth0", "wlan0"):
+            cell.run(f"{NMCLI} device connect {dev}")
+        if cell.at_port() is None:
+            cell.shell.close()
+            board.power_cycle(wait=True)
+            cell.shell = board.open_shell()
+
+
+def check_data_path(cell: Cellular, modem: Modem) -> Modem:
+    """Bearer connected, its interface addressed and the default route, held for the soak."""
+    current = cell.wait_state(modem, {"connected"}, "connecting")
+    cell.wait_nm_connected(current.primary_port or "")
+    bearer = cell.bearer(current)
+    assert bearer is not None, f"modem {current.index}: connected but lists no bearer"
+    assert bearer.connected, f"bearer {bearer.index}: not connected: {bearer.error}"
+    iface = bearer.interface
+    assert iface in current.net_ports or iface == "ppp0", (
+        f"bearer {bearer.index} runs over {iface}, not one of the modem's ports {current.ports}"
+    )
+    addrs = json.loads(cell.run(f"ip -j addr show {iface}").output or "[]")
+    v4 = [a for link in addrs for a in link.get("addr_info", []) if a.get("family") == "inet"]
+    assert v4, f"{iface} has no IPv4 address"
+    routes = json.loads(cell.run("ip -j route").output or "[]")
+    default = [r for r in routes if r.get("dst") == "default"]
+    assert default and min(default, key=lambda r: r.get("metric", 0))["dev"] == iface, (
+        f"the default route is not via {iface}: {default}"
+    )
+    dns = cell.run(f"{NMCLI} -g IP4.DNS device show {current.primary_port}").output.strip()
+    assert dns, f"no DNS server on {current.primary_port}"
+    return hold(cell, current)
+
+
+def hold(cell: Cellular, modem: Modem) -> Modem:
+    """The session holds for soak_seconds: same modem, bearer still connected."""
+    deadline = time.monotonic() + cell.config.soak_seconds
+    while True:
+        now = cell.at_port()
+        if now is None:
+            raise CellularError(
+                f"modem {modem.index} dropped off the bus at {cell.config.usb_path} during the "
+                f"data session"
+            )
+        if now.index != modem.index:
+            raise CellularError(
+                f"modem re-enumerated during the data session (Modem/{modem.index} → "
+                f"Modem/{now.index} at {cell.config.usb_path})"
+            )
+        bearer = cell.bearer(now)
+        if bearer is None or not bearer.connected:
+            raise CellularError(f"modem {now.index}: bearer dropped ({now.describe_state()})")
+        if time.monotonic() >= deadline:
+            return now
+        time.sleep(cell.interval * 5)
+
+
+def connect_at_runtime(cell: Cellular) -> None:
+    """A gsm connection added over D-Bus (nmcli), as WiFi Connect adds WiFi ones."""
+    m = cell.config
+    args = ["type", "gsm", "con-name", CONNECTION, "ifname", "*", "apn", m.apn or ""]
+    if m.username:
+        args += ["user", m.username]
+    if m.password:
+        args += ["password", m.password]
+    if m.pin:
+        args += ["gsm.pin", m.pin]
+    r = cell.run(f"{NMCLI} connection add {' '.join(shlex.quote(a) for a in args)}")
+    assert r.exit_code == 0, f"nmcli connection add: {r.output}"
+    cell.up(CONNECTION)
+
+
+# -- detection ------------------------------------------------------------------------
+
+
+@pytest.mark.faults(*MODEM_FAULTS)
+def test_modemmanager_sees_the_modem(cell: Cellular, modem: ModemConfig) -> None:
+    """`mmcli -m N -K` at the configured port: identity, ports, drivers, plugin."""
+    m = cell.find()
+    assert m.manufacturer and m.model and m.revision, f"modem {m.index}: incomplete identity"
+    assert m.plugin, f"modem {m.index}: no plugin"
+    assert m.drivers, f"modem {m.index}: no kernel drivers"
+    assert m.primary_port and m.primary_port in [p.name for p in m.ports], (
+        f"modem {m.index}: primary port {m.primary_port} is not one of {m.ports}"
+    )
+    assert m.net_ports or any(p.type == "at" for p in m.ports), f"no data port: {m.ports}"
+    assert m.state != "failed" or m.failed_reason, "failed without a reason"
+
+
+@pytest.mark.faults(*MODEM_FAULTS, *SIM_FAULTS)
+def test_sim_ready_and_registered(cell: Cellular) -> None:
+    """The SIM is unlocked (with the lab's PIN if it has one) and the modem registers."""
+    m = cell.registered()
+    assert m.registered, m.describe_state()
+    assert m.sim_index is not None, f"modem {m.index}: no SIM object"
+    r = cell.run(f"mmcli -i {m.sim_index} -K")
+    assert r.exit_code == 0, r.output
+
+
+@pytest.mark.faults(*MODEM_FAULTS, *SIM_FAULTS, "weak-signal")
+def test_signal_and_operator(cell: Cellular, modem: ModemConfig) -> None:
+    """Access technology, operator and a signal at or above the modem's threshold."""
+    m = cell.registered()
+    assert m.access_technologies, f"modem {m.index}: no access technology"
+    assert m.operator_name or m.operator_code, f"modem {m.index}: no operator"
+    assert m.signal_quality is not None and m.signal_quality >= modem.min_signal, (
+        f"modem {m.index}: signal quality {m.signal_quality}% below the minimum "
+        f"{modem.min_signal}% ({m.operator_name}, {', '.join(m.access_technologies)})"
+    )
+
+
+# -- data -----------------------------------------------------------------------------
+
+
+@pytest.mark.faults(*MODEM_FAULTS, *SIM_FAULTS, *DATA_FAULTS)
+def test_gsm_connection_at_runtime(cell: Cellular, cellular_only: None) -> None:
+    """A gsm connection added over D-Bus connects; data goes over the modem."""
+    m = cell.registered()
+    connect_at_runtime(cell)
+    check_data_path(cell, m)
+
+
+@pytest.mark.faults(*MODEM_FAULTS, *SIM_FAULTS, *DATA_FAULTS)
+def test_gsm_connection_from_boot_partition(
+    board: Board, cell: Cellular, modem: ModemConfig, cellular_only: None
+) -> None:
+    """The doc's cellular file in the boot partition connects after a reboot."""
+    write_file(cell.shell, f"{BOOT_CONNECTIONS}/{FILENAME}", gsm_keyfile(modem))
+    cell.shell.close()
+    board.power_cycle(wait=True)
+    cell.shell = board.open_shell()
+    for dev in ("eth0", "wlan0"):
+        cell.run(f"{NMCLI} device disconnect {dev}")
+    m = cell.find()
+    active = cell.run(f"{NMCLI} -t -f NAME,TYPE connection show --active").output
+    if f"{CONNECTION}:gsm" not in active:
+        cell.up(CONNECTION)  # autoconnect may have lost the race against the modem's probe
+    check_data_path(cell, cell.refresh(m) or m)
+
+
+# -- faults reported, and recovery ------------------------------------------------------
+
+
+@pytest.mark.faults(*MODEM_FAULTS, *SIM_FAULTS, *DATA_FAULTS)
+def test_wrong_apn_is_reported_and_recovers(
+    board: Board, cell: Cellular, cellular_only: None
+) -> None:
+    """A refused APN fails in NetworkManager's and ModemManager's words; fixed, it connects."""
+    m = cell.registered()
+    with board.lab.fault("wrong-apn"):
+        with pytest.raises(CellularError, match="Failed to select the specified APN"):
+            connect_at_runtime(cell)
+        bearer = cell.bearer(cell.refresh(m) or m)
+        assert bearer is not None and bearer.error_message == "Missing or unknown APN", bearer
+    cell.up(CONNECTION)
+    check_data_path(cell, cell.refresh(m) or m)
+
+
+@pytest.mark.faults(*MODEM_FAULTS, *SIM_FAULTS)
+def test_missing_sim_is_reported_and_recovers(board: Board, cell: Cellular) -> None:
+    """No SIM: ModemManager says `failed (sim-missing)`; with the SIM back it registers."""
+    cell.find()
+    with board.lab.fault("sim-missing"):
+        m = cell.find()
+        assert m.describe_state() == "failed (sim-missing)", m.describe_state()
+    cell.registered()
+
+
+@pytest.mark.faults(*MODEM_FAULTS, *SIM_FAULTS)
+def test_no_registration_is_reported_and_recovers(board: Board, cell: Cellular) -> None:
+    """No network: the modem stays `searching` (bounded wait); back in coverage it registers."""
+    cell.registered()
+    with board.lab.fault("no-registration"):
+        m = cell.wait_state(cell.find(), {"searching"}, "losing the network")
+        assert m.registration_state == "searching", m.registration_state
+        assert not m.registered and m.signal_quality == 0, m.describe_state()
+    cell.registered()
+
+
+@pytest.mark.faults(*MODEM_FAULTS, *SIM_FAULTS, *DATA_FAULTS)
+def test_modem_reset_reenumerates_and_reconnects(cell: Cellular, cellular_only: None) -> None:
+    """`mmcli --reset`: the modem comes back at the same port and reconnects."""
+    m = cell.registered()
+    connect_at_runtime(cell)
+    m = check_data_path(cell, m)
+    r = cell.run(f"mmcli -m {m.index} --reset")
+    assert r.exit_code == 0, r.output
+    deadline = time.monotonic() + cell.config.timeout
+    back = cell.at_port()
+    while back is None or back.index == m.index:
+        assert time.monotonic() < deadline, (
+            f"modem did not come back at {cell.config.usb_path} within {cell.config.timeout:g} s "
+            "after its reset"
+        )
+        time.sleep(cell.interval)
+        back = cell.at_port()
+    back = cell.registered()
+    if back.state != "connected":
+        cell.up(CONNECTION)
+    check_data_path(cell, cell.refresh(back) or back)
+
+
+# -- power ----------------------------------------------------------------------------
+
+THROTTLE_BITS = {
+    0: "under-voltage now",
+    1: "ARM frequency capped now",
+    2: "throttled now",
+    16: "under-voltage has occurred",
+    18: "throttling has occurred",
+}
+
+
+@pytest.mark.faults(*MODEM_FAULTS, *SIM_FAULTS, *DATA_FAULTS, "undervoltage")
+def test_power_holds_under_load(
+    board: Board, cell: Cellular, cellular_only: None, record_property
+) -> None:
+    """Raspberry Pi: no under-voltage while the modem carries data, and it stays on the bus."""
+    if not board.device_type.startswith("raspberrypi"):
+        pytest.skip(f"{board.name}: {board.device_type} is not a Raspberry Pi")
+    config = cell.run("cat /mnt/boot/config.txt").output
+    usb_current = [
+        line.strip()
+        for line in config.splitlines()
+        if line.strip().startswith(("max_usb_current", "usb_max_current_enable"))
+    ]
+    record_property("usb_current", ", ".join(usb_current) or "default")
+    m = cell.registered()
+    connect_at_runtime(cell)
+    check_data_path(cell, m)
+    out = cell.run("vcgencmd get_throttled").output.strip()
+    assert out.startswith("throttled="), f"vcgencmd get_throttled: {out}"
+    flags = int(out.split("=", 1)[1], 16)
+    problems = [words for bit, words in THROTTLE_BITS.items() if flags & (1 << bit)]
+    assert not problems, (
+        f"{out}: {', '.join(problems)} (USB current: {', '.join(usb_current) or 'default'})"
+    )
