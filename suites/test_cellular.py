@@ -89,17 +89,33 @@ def check_data_path(cell: Cellular, modem: Modem) -> Modem:
     assert iface in current.net_ports or iface == "ppp0", (
         f"bearer {bearer.index} runs over {iface}, not one of the modem's ports {current.ports}"
     )
-    addrs = json.loads(cell.run(f"ip -j addr show {iface}").output or "[]")
-    v4 = [a for link in addrs for a in link.get("addr_info", []) if a.get("family") == "inet"]
-    assert v4, f"{iface} has no IPv4 address"
-    routes = json.loads(cell.run("ip -j route").output or "[]")
-    default = [r for r in routes if r.get("dst") == "default"]
-    assert default and min(default, key=lambda r: r.get("metric", 0))["dev"] == iface, (
-        f"the default route is not via {iface}: {default}"
-    )
-    dns = cell.run(f"{NMCLI} -g IP4.DNS device show {current.primary_port}").output.strip()
-    assert dns, f"no DNS server on {current.primary_port}"
+    problem = "not checked"
+    deadline = time.monotonic() + cell.config.timeout
+    while problem:  # re-read until it holds: a garbled console read is not a verdict
+        problem = addressed_and_default(cell, iface, current.primary_port or "")
+        if problem and time.monotonic() >= deadline:
+            raise CellularError(problem)
+        if problem:
+            time.sleep(cell.interval)
     return hold(cell, current)
+
+
+def addressed_and_default(cell: Cellular, iface: str, device: str) -> str:
+    """'' when the interface has an IPv4 address, the default route and DNS; else why not."""
+    try:
+        addrs = json.loads(cell.run(f"ip -j addr show {iface}").output or "[]")
+        routes = json.loads(cell.run("ip -j route").output or "[]")
+    except ValueError as e:
+        return f"ip -j output unreadable: {e}"
+    v4 = [a for link in addrs for a in link.get("addr_info", []) if a.get("family") == "inet"]
+    if not v4:
+        return f"{iface} has no IPv4 address"
+    default = [r for r in routes if r.get("dst") == "default"]
+    if not default or min(default, key=lambda r: r.get("metric", 0))["dev"] != iface:
+        return f"the default route is not via {iface}: {default}"
+    if not cell.run(f"{NMCLI} -g IP4.DNS device show {device}").output.strip():
+        return f"no DNS server on {device}"
+    return ""
 
 
 def hold(cell: Cellular, modem: Modem) -> Modem:
