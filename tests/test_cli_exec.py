@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -89,5 +88,3 @@ def test_sim_faults_lists_every_fault(hil_cmd: list[str]) -> None:
     assert r.returncode == 0
     for name in FAULTS:
         assert name in r.stdout
-    t0 = time.monotonic()
-    assert time.monotonic() - t0 < 60

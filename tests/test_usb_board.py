@@ -72,9 +72,8 @@ def test_a_stuck_modem_is_reported_with_what_the_board_shows(lab):
             assert problem is not None
         # fault lifted: a replug switches as usual, and wait_for follows the new PID
         board.lab.usb_port("e3372", "replug")
-        t0 = time.monotonic()
-        modem = usb.wait_for(E3372, mode="modem", timeout=10)
-        assert modem.vid_pid == "12d1:14dc" and time.monotonic() - t0 < 5
+        modem = usb.wait_for(E3372, mode="modem", timeout=10)  # raises when it does not come
+        assert modem.vid_pid == "12d1:14dc"
 
 
 @pytest.mark.real
