@@ -99,3 +99,14 @@ def test_new_help_lists_the_kinds(hil_cmd: list[str]) -> None:
     assert r.returncode == 0
     for kind in ("wifi", "ethernet", "enterprise", "eduroam", "hotspot", "gsm"):
         assert kind in r.stdout
+
+
+def test_a_secret_that_lost_its_equals_sign_is_not_printed(tmp_path: Path, hil_cmd) -> None:
+    bad = tmp_path / "leak"
+    bad.write_text("[connection]\nid=x\ntype=wifi\n\n[wifi]\nssid=lab\n\n"
+                   "[wifi-security]\nkey-mgmt=wpa-psk\npsk hunter2hunter2\n")
+    r = subprocess.run([*hil_cmd, "keyfile", "check", "--json", str(bad)], capture_output=True,
+                       text=True)
+    assert r.returncode == 1
+    assert "hunter2hunter2" not in r.stdout + r.stderr
+    assert ":10" in r.stdout or '"line": 10' in r.stdout or "10" in r.stdout

@@ -119,7 +119,8 @@ def parse_line(number: int, text: str, group: str | None, ending: str = "\n") ->
     if "=" not in stripped or stripped.startswith("="):
         raise KeyfileSyntaxError(
             number,
-            f"{_show(stripped)} is not a key=value pair, a [group] or a # comment"
+            # the line is not quoted: it may be a secret that lost its `=` (psk hunter2...)
+            "this line is not a key=value pair, a [group] or a # comment"
             + ("; comments start with '#', not ';'" if stripped.startswith(";") else ""),
         )
     key, _, value = stripped.partition("=")
