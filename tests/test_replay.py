@@ -221,3 +221,21 @@ def test_serve_offers_the_recorded_board_on_a_pty_like_any_line(
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=20) == 0
+
+
+def test_a_masked_word_at_the_end_of_a_command_stretches_to_its_end() -> None:
+    recorded = f"nmcli connection add type gsm apn internet user u {MASK} {MASK}"
+    rec = Recording("r", [_answer(recorded, "ok\n", 0)])
+    live = "nmcli connection add type gsm apn internet user u password '******'"
+    assert rec.find(f"__hil_s=-; {{ __hil_s=; {live}\n}}")[2] == recorded
+
+
+def test_the_running_tests_own_answers_come_first() -> None:
+    a = Answer("mmcli -m 0 -K", b"state: registered\n", 0, None, 1.0, "test_a_pi4-a_.jsonl:1")
+    b = Answer("mmcli -m 0 -K", b"state: failed\n", 0, None, 2.0, "test_b_pi4-a_.jsonl:1")
+    rec = Recording("r", [a, b])
+    rec.set_scope("test_b_pi4-a_")
+    assert rec.answer("mmcli -m 0 -K").output == b"state: failed\n"
+    assert rec.answer("mmcli -m 0 -K").output == b"state: failed\n"  # its last, again
+    rec.set_scope("test_c_pi4-a_")  # no answer of its own: the run's, in order
+    assert rec.answer("mmcli -m 0 -K").output == b"state: failed\n"

@@ -47,6 +47,11 @@ class Answer:
     source: str
 
     @property
+    def test(self) -> str:
+        """The transcript it came from, by name (`test_x_pi4-a_`; `.facts` stripped)."""
+        return self.source.split(".jsonl:")[0].removesuffix(".facts")
+
+    @property
     def timed_out(self) -> bool:
         return self.exit_code is None and "timed out" in (self.error or "")
 
@@ -115,6 +120,12 @@ class Recording:
         for a in answers:
             self._queues[a.command].append(a)
         self._served: dict[str, int] = defaultdict(int)
+        # each test's own answers (its transcript's), when the harness says which test runs
+        self._scoped: dict[str, dict[str, list[Answer]]] = defaultdict(lambda: defaultdict(list))
+        for a in answers:
+            self._scoped[a.test][a.command].append(a)
+        self._scoped_served: dict[tuple[str, str], int] = defaultdict(int)
+        self.scope: str | None = None
         # longest first: a command that contains another is matched whole
         self._texts = sorted(self._queues, key=len, reverse=True)
         self._patterns = [(t, _pattern(t)) for t in self._texts if _is_fuzzy(t)]
@@ -154,8 +165,20 @@ class Recording:
                     return m.start(), m.end(), text
         return None
 
+    def set_scope(self, test: str | None) -> None:
+        """The test now running (its transcript's name): its own answers come first."""
+        self.scope = test
+
     def answer(self, text: str) -> Answer:
-        """The next recorded answer to `text` (the last one again when all were given)."""
+        """The next recorded answer to `text` (the last one again when all were given):
+        from the running test's own transcript when it has one, else from the run's."""
+        scoped = self._scoped.get(self.scope or "", {}).get(text) if self.scope else None
+        if scoped:
+            key = (self.scope or "", text)
+            i = self._scoped_served[key]
+            self._scoped_served[key] = i + 1
+            self._served[text] += 1
+            return scoped[min(i, len(scoped) - 1)]
         queue = self._queues[text]
         i = self._served[text]
         self._served[text] = i + 1
@@ -178,7 +201,8 @@ def _pattern(text: str) -> re.Pattern[str]:
             parts.append(f"[0-9a-f]{{{len(m.group())}}}")
             pos = m.end()
         parts.append(re.escape(piece[pos:]))
-    return re.compile("".join(parts))
+    # a wildcard stretches to the end of the command, not to its first character
+    return re.compile("".join(parts) + r"(?=[ \t]*(?:[;\n})&|]|$))")
 
 
 def _whole(line: str, start: int, end: int) -> bool:

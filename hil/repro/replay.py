@@ -252,6 +252,14 @@ class ReplayServer(SimServer):
         self.control_path = str(self.dir / f"control-{os.getpid()}.sock")
 
     def handle_request(self, req: dict) -> dict:
+        if req.get("op") == "scope":
+            board = self.boards.get(req.get("board", ""))
+            if isinstance(board, ReplayBoard):
+                board.recording.set_scope(req.get("name"))
+            return {"ok": True}
+        if req.get("op") == "supports":
+            # the recorded board had whatever the recorded run switched on
+            return {"ok": True, "supported": True}
         if req.get("op") == "flash":
             return {"ok": False, "error": "a replayed board cannot be flashed"}
         return super().handle_request(req)
