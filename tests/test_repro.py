@@ -286,3 +286,71 @@ def test_a_matching_board_of_the_lab_is_chosen_else_a_simulated_one() -> None:
     assert target.built and f"no board of {lab_path} matches" in target.why
     target = choose_target(cell, lab, "pi4-a", lab_path)
     assert not target.built and "it differs: device type raspberrypi4-64" in target.why
+
+
+CELL_LAB = """\
+name: cell-lab-{tag}
+boards:
+  - name: cell-{tag}
+    device_type: raspberrypi3
+    console: {{url: "sim://cell-{tag}"}}
+    power: {{driver: sim}}
+    modems:
+      - {{name: ec25, model: Quectel EC25, usb_path: "platform-3f980000.usb-usb-0:1.2",
+         apn: giffgaff.com}}
+    flash:
+      connections: [{connection}]
+    sim:
+      os_release: "2.108.27"
+      hostname: c0ffee{tag}
+      modems:
+        - {{name: ec25, vid_pid: "2c7c:0125", sim: ready, operator: giffgaff, signal: 55,
+           apn: giffgaff.com, usb_path: "platform-3f980000.usb-usb-0:1.2"}}
+"""
+
+CELLULAR = """\
+[connection]
+id=cellular
+type=gsm
+autoconnect=true
+
+[gsm]
+apn={apn}
+
+[ipv4]
+method=auto
+
+[ipv6]
+addr-gen-mode=stable-privacy
+method=auto
+"""
+
+
+@pytest.mark.parametrize(("apn", "red"), [("internet", True), ("giffgaff.com", False)])
+def test_round_trip_of_a_cellular_connection(tmp_path: Path, apn: str, red: bool) -> None:
+    """A gsm connection with an APN the operator's network refuses: collected (the
+    modem at its port, the APN the lab's SIM needs), checked, and reproduced on a
+    simulated board; with the right APN, nothing is red."""
+    tag = "w" if red else "r"
+    conn = tmp_path / "cellular"
+    conn.write_text(CELLULAR.format(apn=apn))
+    lab_file = tmp_path / "lab.yaml"
+    lab_file.write_text(CELL_LAB.format(tag=tag, connection=conn))
+    lab = load_lab(lab_file)
+    board = Board(lab, lab.boards[0])
+    flash(board, "2.108.27")
+    with board.open_shell() as shell:
+        bundle = collect(shell, board.config, lab=lab.name)
+    (modem,) = bundle.device.modems
+    assert (modem.model, modem.apn) == ("Quectel EC25", "giffgaff.com")
+    warned = any(
+        "operator's network accepts" in str(w) for w in check_bundle(bundle).device.warnings
+    )
+    assert warned == red
+    result = repro(bundle, out_dir=tmp_path / "out", suites=[])
+    verdicts = {k: v for k, v in result.outcomes.items() if "bundle_suite" in k}
+    assert verdicts, result.outcomes
+    assert all((v["outcome"] == "failed") == red for v in verdicts.values()), verdicts
+    if red:
+        reason = next(iter(verdicts.values()))["reason"]
+        assert "connection 'cellular' does not come up" in reason, reason
