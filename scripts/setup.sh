@@ -10,7 +10,7 @@ APT_PACKAGES=(
   python3-venv python3-gi gir1.2-nm-1.0 network-manager modemmanager
   umockdev gir1.2-umockdev-1.0 usb-modeswitch usb-modeswitch-data
   mtools dosfstools fdisk ser2net socat busybox bmap-tools uhubctl
-  chromium iw iproute2 bash jq udev
+  chromium iw iproute2 bash jq udev wireless-regdb
   curl tinyproxy redsocks
   qemu-system-x86 linux-image-amd64
 )

@@ -1,19 +1,22 @@
 """Ethernet on the board (networking doc: "NetworkManager will always set up a
-default ethernet connection")."""
+default ethernet connection", and "Setting a Static IP")."""
 
 from __future__ import annotations
 
 import pytest
+from netsupport import (
+    BootCase,
+    applied,
+    assert_static,
+    device_of_type,
+    device_show,
+    static_ip,
+    wait_startup,
+)
 
+from hil.board import Board
 from hil.console import ShellSession
-from hil.probes.nmcli import parse_device_status, parse_terse_show
-
-NMCLI = "nmcli --colors no -t"
-
-
-def wait_startup(shell: ShellSession, seconds: int = 90) -> None:
-    """NetworkManager's startup complete: every autoconnect attempt has ended."""
-    shell.run(f"nm-online -s -q -t {seconds}", timeout=seconds + 15)
+from hil.netconfig.builders import StaticIP, ethernet
 
 
 @pytest.mark.needs("ethernet")
@@ -21,12 +24,22 @@ def wait_startup(shell: ShellSession, seconds: int = 90) -> None:
 def test_default_wired_connection_comes_up(shell: ShellSession) -> None:
     """With no ethernet file, the default wired connection gets an address by DHCP."""
     wait_startup(shell)
-    r = shell.run(f"{NMCLI} -f DEVICE,TYPE,STATE,CONNECTION device", timeout=20)
-    assert r.exit_code == 0, r.output
-    eth = [d for d in parse_device_status(r.output) if d.type == "ethernet"]
-    assert eth, f"no ethernet device: {r.output}"
-    dev = eth[0]
+    dev = device_of_type(shell, "ethernet")
     assert dev.connected, f"{dev.device} is {dev.state}, not connected"
-    show = parse_terse_show(shell.run(f"{NMCLI} device show {dev.device}", timeout=20).output)
+    show = device_show(shell, dev.device)
     assert show.get("IP4.ADDRESS[1]"), f"{dev.device} has no IPv4 address"
     assert show.get("IP4.GATEWAY") not in (None, "", "--"), f"{dev.device} has no gateway"
+
+
+@pytest.mark.needs("ethernet")
+@pytest.mark.faults("static-ip-conflict")
+def test_static_ip_on_ethernet(board: Board, shell: ShellSession) -> None:
+    """The doc's static ethernet file: address, gateway, routes and DNS exactly as it says."""
+    address, gateway, dns = static_ip(board.config.ethernet_static, "192.168.1.111/24")
+    keyfile = ethernet(static=StaticIP(address, gateway, dns))
+    with applied(board, shell, BootCase().connection("my-ethernet", keyfile)):
+        dev = device_of_type(shell, "ethernet")
+        assert dev.connected and dev.connection == "my-ethernet", (
+            f"{dev.device} is {dev.state} with {dev.connection or 'no connection'}"
+        )
+        assert_static(shell, dev.device, "my-ethernet", address, gateway, dns)

@@ -180,6 +180,12 @@ def test_example_physical_lab_is_valid() -> None:
     from tests.conftest import REPO
 
     env = {"PI4_PASSWORD": "console-pw", "LAB_PSK": "lab-psk-123", "LAB_EAP_PASSWORD": "eap-pw-1"}
+    env |= {
+        "LAB_HIDDEN_PSK": "hidden-psk-1",
+        "LAB_EDUROAM_PASSWORD": "eduroam-pw-1",
+        "LAB_PRIO_PSK": "prio-psk-123",
+        "HOTSPOT_PSK": "hotspot-psk-1",
+    }
     lab = load_lab(REPO / "lab-config" / "example-physical.yaml", env=env)
     rig2 = lab.board("pi3-rig2")
     assert rig2.sd_mux is not None and rig2.lab_side is not None and lab.releases is not None

@@ -23,6 +23,7 @@ from hil.board.labside import (
     SimProxyLog,
 )
 from hil.board.lock import RigLock
+from hil.board.wifi_client import HostWifiClient, SimWifiClient, WifiClient
 from hil.console import ShellSession, open_shell
 from hil.lab.models import BoardConfig, LabConfig, LabNetwork
 from hil.usb.board import BoardUsb
@@ -161,13 +162,24 @@ class Board:
         """The board's USB devices over `shell`: modems by `usb_path`, modes, `wait_for`."""
         return BoardUsb(shell, self.name)
 
+    def wifi_client(self) -> WifiClient | None:
+        """The lab's WiFi test client for this board's hotspot (None: the lab has none)."""
+        if self.config.is_sim:
+            return SimWifiClient(self.sim_endpoint)
+        hotspot = self.config.hotspot
+        if hotspot and hotspot.client_interface:
+            return HostWifiClient(hotspot.client_interface)
+        return None
+
     def capabilities(self) -> set[str]:
         """What this board offers to suites (for `@pytest.mark.needs`)."""
         caps = {"console", "ethernet"}
         if self.config.modems:
             caps.add("modem")
         if self.config.wifi:
-            caps |= {"wifi", "hotspot"}
+            caps.add("wifi")
+        if self.config.hotspot:
+            caps.add("hotspot")
         net = self.network
         for cap, present in (
             ("proxy", net.proxy),

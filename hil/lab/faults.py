@@ -47,6 +47,34 @@ FAULTS: dict[str, Fault] = {
         Fault("enterprise-auth-fails", "board", "the RADIUS server rejects the EAP credentials"),
         Fault("dhcp-timeout", "board", "no DHCP server answers on any interface"),
         Fault("regdomain-unset", "board", "the regulatory domain from config.json is not applied"),
+        Fault(
+            "preferred-ap-down",
+            "board",
+            "the AP of the board's preferred network (the `wifi:` entry with the highest "
+            "priority) stops beaconing; the other APs stay up",
+        ),
+        Fault(
+            "ca-cert-mismatch",
+            "board",
+            "the RADIUS server presents a certificate that the lab's CA did not sign",
+        ),
+        Fault(
+            "static-ip-conflict",
+            "board",
+            "another host on the lab network answers ARP for the board's static address "
+            "(NetworkManager's duplicate-address detection refuses it)",
+        ),
+        Fault(
+            "dhcp-no-router",
+            "board",
+            "the DHCP servers of the lab's WiFi networks hand out leases without a router "
+            "(no default gateway)",
+        ),
+        Fault(
+            "hotspot-dhcp-fails",
+            "board",
+            "the board's hotspot DHCP server (dnsmasq of ipv4.method=shared) answers no client",
+        ),
         Fault("dns-blocked", "board", "UDP/TCP 53 to any server is dropped"),
         Fault("ntp-blocked", "board", "UDP 123 is dropped"),
         Fault("port-443-blocked", "board", "outbound TCP 443 is dropped"),

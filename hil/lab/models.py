@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from hil.lab.faults import FAULTS
 
 _VID_PID = re.compile(r"^[0-9a-f]{4}:[0-9a-f]{4}$")
+_MAC = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -91,6 +92,25 @@ class ModemConfig(Model):
     modeswitch_config: str | None = None
 
 
+class StaticAddressConfig(Model):
+    """A free static address for the static-IP tests (the doc's `address1=`/`dns=`)."""
+
+    address: str  # "192.168.1.127/24"
+    gateway: str | None = None
+    dns: list[str] = []
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, v: str) -> str:
+        try:
+            ipaddress.IPv4Interface(v)
+        except ValueError:
+            raise ValueError(f"expected IPv4 ADDRESS/PREFIX, got {v!r}") from None
+        if "/" not in v:
+            raise ValueError(f"give the prefix length, as in {v}/24")
+        return v
+
+
 class WifiConfig(Model):
     name: str
     ssid: str = Field(min_length=1)
@@ -101,8 +121,25 @@ class WifiConfig(Model):
     identity: str | None = None
     password: str | None = None
     phase2_auth: str | None = "mschapv2"
+    #: the RADIUS server's CA (PEM) on the lab host, absolute or relative to the lab
+    #: config's directory; the eduroam test installs it on the board as `ca-cert`
     ca_cert: str | None = None
+    #: autoconnect-priority; the failover test uses the networks that have one (the
+    #: highest is preferred, and the `preferred-ap-down` fault switches its AP off)
     priority: int | None = None
+    #: what the lab AP is known to use, checked when given
+    bssid: str | None = None
+    channel: int | None = Field(None, ge=1, le=196)
+    #: a free address on this network for the static-IP test (default: the doc's
+    #: 192.168.1.127/24 via 192.168.1.1, which only a lab network on that subnet serves)
+    static: StaticAddressConfig | None = None
+
+    @field_validator("bssid")
+    @classmethod
+    def _bssid(cls, v: str | None) -> str | None:
+        if v is not None and not _MAC.match(v):
+            raise ValueError(f"expected a MAC address such as 02:00:5e:10:00:01, got {v!r}")
+        return v.upper() if v else v
 
     @model_validator(mode="after")
     def _credentials(self) -> WifiConfig:
@@ -147,6 +184,19 @@ class SimNetwork(Model):
     password: str | None = None
     bssid: str | None = None
     signal: int = Field(80, ge=0, le=100)
+    #: sha256 fingerprint (hex, as `openssl x509 -fingerprint -sha256`) of the CA that
+    #: signed the RADIUS server's certificate; a profile's ca-cert must be that CA
+    ca_fingerprint: str | None = None
+
+
+class HotspotConfig(Model):
+    """The board as a hotspot (networking doc, "Creating a Hotspot") and the lab's test client."""
+
+    ssid: str = Field("hil-hotspot", min_length=1, max_length=32)
+    psk: str = Field(min_length=1)
+    #: the lab host's WiFi interface that joins the board's hotspot (configured through
+    #: NetworkManager on the lab host); sim boards use a simulated station instead
+    client_interface: str | None = None
 
 
 class SimWorld(Model):
@@ -343,6 +393,10 @@ class BoardConfig(Model):
     power: PowerConfig | None = None
     modems: list[ModemConfig] = []
     wifi: list[WifiConfig] = []
+    hotspot: HotspotConfig | None = None
+    #: a free address on the lab's wired network for the ethernet static-IP test
+    #: (default: the doc's 192.168.1.111/24 via 192.168.1.1)
+    ethernet_static: StaticAddressConfig | None = None
     faults: list[FaultName] = []
     os_release: str | None = None
     sim: SimWorld | None = None

@@ -155,6 +155,12 @@ class SimServer:
             since = int(req.get("since", 0))
             entries = [{"host": e.host, "port": e.port, "line": e.line()} for e in log[since:]]
             return {"ok": True, "entries": entries, "next": len(log)}
+        if op == "wifi-client":
+            from hil.sim.wifi import air_of
+
+            with board.world.lock:
+                result = air_of(board.world).client.join(board.world, req["ssid"], req.get("psk"))
+            return {"ok": True, **result.as_dict()}
         return {"ok": False, "error": f"unknown op {op!r}"}
 
 

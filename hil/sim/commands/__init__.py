@@ -33,6 +33,7 @@ from hil.sim.commands import (  # noqa: E402, F401
     dbus,
     dns,
     ip,
+    iw,
     journal,
     jq,
     mmcli,

@@ -8,6 +8,7 @@ configuration does the network hand out. Later layers add device types
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import zlib
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from hil.lab.models import SimNetwork
 from hil.sim.nm.profiles import Profile
+from hil.sim.wifi import Association, air_of, pem_fingerprint, same_fingerprint
 
 if TYPE_CHECKING:
     from hil.sim.world import World
@@ -85,6 +87,11 @@ class Device:
         """What the network's DHCP server hands out, or None when nobody answers."""
         return None
 
+    def static_address_in_use(self, address: str) -> bool:
+        """NetworkManager's IPv4 duplicate-address detection: another host answers ARP
+        for the static address."""
+        return self.world.fault("static-ip-conflict")
+
 
 class EthernetDevice(Device):
     type = "ethernet"
@@ -99,11 +106,14 @@ class EthernetDevice(Device):
 
 
 class WifiDevice(Device):
+    """wlan0: a station that joins the lab's APs, or an AP itself (`mode=ap`)."""
+
     type = "wifi"
 
     def __init__(self, world: World, name: str, mac: str) -> None:
         super().__init__(world, name, mac)
         self.radio_on = True
+        self.air = air_of(world)
 
     def available(self) -> bool:
         return self.radio_on
@@ -113,18 +123,25 @@ class WifiDevice(Device):
         """Access points in range and beaconing."""
         if self.world.fault("ap-down"):
             return []
-        return list(self.world.spec.networks)
+        preferred = preferred_ssid(self.world)
+        down = preferred if self.world.fault("preferred-ap-down") else None
+        return [n for n in self.world.spec.networks if n.ssid != down]
 
     def visible(self) -> list[SimNetwork]:
-        """What a scan shows: hidden networks have no SSID in their beacons."""
-        return [n for n in self.networks() if not n.hidden]
+        """What a scan shows: hidden networks have no SSID in their beacons, and
+        nothing is heard on channels the regulatory domain disables."""
+        reg = self.air.regulatory
+        return [n for n in self.networks() if not n.hidden and not reg.channel(n.channel).disabled]
 
     def find(self, ssid: str | None, hidden: bool) -> SimNetwork | None:
+        reg = self.air.regulatory
         for n in self.networks():
             if n.ssid != ssid:
                 continue
             if n.hidden and (not hidden or self.world.fault("hidden-ssid-not-broadcast")):
                 continue  # found only by a directed probe, and only if it answers
+            if not reg.station_can_join(n.channel, hidden=n.hidden):
+                continue  # the domain disables the channel, or forbids probing on it
             return n
         return None
 
@@ -137,6 +154,19 @@ class WifiDevice(Device):
         h = zlib.crc32(network.ssid.encode())
         return "02:00:" + ":".join(f"{(h >> s) & 0xFF:02X}" for s in (24, 16, 8, 0))
 
+    def association(self) -> Association | None:
+        """What this radio does on the air now: joined to an AP, serving one, or nothing."""
+        st = self.world.nm.devices.get(self.name)
+        if st is None or st.activation is None or int(st.state) != 100:
+            return None
+        profile = st.activation.profile
+        if profile.wifi_mode == "ap":
+            return Association("AP", profile.ssid or "", ap_channel(profile), self.mac.upper())
+        net = self.find(profile.ssid, profile.get_bool("wifi", "hidden", False))
+        if net is None:
+            return None
+        return Association("managed", net.ssid, net.channel, self.bssid(net), net.signal)
+
     # -- linking -------------------------------------------------------
     def can_autoconnect(self, profile: Profile) -> bool:
         if not self.matches(profile):
@@ -147,6 +177,8 @@ class WifiDevice(Device):
 
     def link(self, profile: Profile) -> LinkOutcome:
         if profile.wifi_mode == "ap":
+            if not self.air.regulatory.ap_allowed(ap_channel(profile)):
+                return LinkOutcome(False, "802.1X supplicant failed", seconds=5, fail_state=50)
             return LinkOutcome(True, seconds=1.0)
         net = self.find(profile.ssid, profile.get_bool("wifi", "hidden", False))
         if net is None:
@@ -181,19 +213,43 @@ class WifiDevice(Device):
         return self._eap(profile, net)
 
     def _eap(self, profile: Profile, net: SimNetwork) -> LinkOutcome:
+        """PEAP/MSCHAPv2 against the lab's RADIUS server (as wpa_supplicant sees it)."""
         fail = LinkOutcome(False, "802.1X supplicant failed", seconds=12, fail_state=50)
         methods = [m for m in (profile.get("802-1x", "eap") or "").split(";") if m]
-        ca_cert = profile.get("802-1x", "ca-cert")
-        if ca_cert and not self.world.fs.exists(ca_cert.removeprefix("file://")):
+        if (net.eap or "peap") not in methods:
             return fail
+        ca_cert = profile.get("802-1x", "ca-cert")
+        if ca_cert:
+            # the supplicant checks the server's certificate against this CA
+            if self.world.fault("ca-cert-mismatch"):
+                return fail
+            pem = self._ca_pem(ca_cert)
+            if pem is None:
+                return fail  # NetworkManager cannot read the file: the supplicant fails
+            if net.ca_fingerprint and not same_fingerprint(
+                pem_fingerprint(pem), net.ca_fingerprint
+            ):
+                return fail
         if self.world.fault("enterprise-auth-fails"):
             return fail
+        phase2 = profile.get("802-1x", "phase2-auth")
         ok = (
-            (net.eap or "peap") in methods
+            phase2 in (None, "", "mschapv2")
             and profile.get("802-1x", "identity") == net.identity
             and profile.get("802-1x", "password") == net.password
         )
         return LinkOutcome(True, seconds=3.0) if ok else fail
+
+    def _ca_pem(self, value: str) -> str | None:
+        """The CA a profile's `ca-cert` names: a path (`file://` optional) or a
+        `data:;base64,` blob, as NetworkManager's keyfile accepts them."""
+        if value.startswith("data:;base64,"):
+            try:
+                return base64.b64decode(value.removeprefix("data:;base64,")).decode()
+            except (ValueError, UnicodeDecodeError):
+                return None
+        path = value.removeprefix("file://")
+        return self.world.fs.read_text(path) if self.world.fs.isfile(path) else None
 
     def still_linked(self, profile: Profile) -> str | None:
         if profile.wifi_mode == "ap":
@@ -211,4 +267,23 @@ class WifiDevice(Device):
         subnet = ipaddress.IPv4Network(f"192.168.{100 + self.index(net)}.0/24")
         host = subnet.network_address + host_number(self.world.hostname + net.ssid)
         gw = str(subnet.network_address + 1)
-        return IpConfig(f"{host}/24", gw, dns=[gw])
+        # a lease without the router option: an address, but no default route
+        router = None if self.world.fault("dhcp-no-router") else gw
+        return IpConfig(f"{host}/24", router, dns=[gw])
+
+
+def ap_channel(profile: Profile) -> int:
+    """The channel a `mode=ap` profile serves on (NetworkManager: 1 for bg, 36 for a)."""
+    channel = profile.get_int("wifi", "channel", 0)
+    if channel:
+        return channel
+    return 36 if profile.get("wifi", "band") == "a" else 1
+
+
+def preferred_ssid(world: World) -> str | None:
+    """The SSID of the board's preferred lab network: the `wifi:` entry with the highest
+    `priority` (the one the failover test and the `preferred-ap-down` fault are about)."""
+    ranked = [w for w in world.board.wifi if w.priority is not None]
+    if not ranked:
+        return None
+    return max(ranked, key=lambda w: w.priority or 0).ssid

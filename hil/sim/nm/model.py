@@ -315,6 +315,8 @@ class NetworkManager:
         if method == "manual":
             address = profile.get("ipv4", "address1") or profile.get("ipv4", "addresses1") or ""
             addr, _, gw = address.partition(",")
+            if device.static_address_in_use(addr.strip()):
+                return None  # duplicate-address detection: "IP configuration could not be reserved"
             return IpConfig(
                 addr.strip(),
                 gw.strip() or profile.get("ipv4", "gateway"),

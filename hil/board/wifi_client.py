@@ -1,0 +1,135 @@
+"""The lab's WiFi test client: a station that joins a board's hotspot.
+
+On a sim board it is a simulated station next to the board (through the sim
+server's control socket). On a physical rig it is a WiFi interface of the lab
+host (`hotspot.client_interface` in the lab config), driven through the lab
+host's NetworkManager: connect with the psk, read the DHCP address, ping the
+board's end of the shared network.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from typing import Protocol
+
+CLIENT_CONNECTION = "hil-hotspot-client"
+
+
+@dataclass(frozen=True)
+class HotspotJoin:
+    """What the client saw when it tried to use the board's hotspot."""
+
+    associated: bool
+    #: the client's address as `a.b.c.d/prefix`, when DHCP answered
+    address: str | None = None
+    gateway: str | None = None
+    #: whether the client reached the board (ping of the gateway)
+    reached_board: bool = False
+    reason: str = ""
+
+    @property
+    def network(self) -> ipaddress.IPv4Network | None:
+        return ipaddress.IPv4Interface(self.address).network if self.address else None
+
+
+class WifiClient(Protocol):
+    def join(self, ssid: str, psk: str | None, timeout: float = 60.0) -> HotspotJoin: ...
+
+
+class SimWifiClient:
+    """The simulated station of a sim board."""
+
+    def __init__(self, endpoint) -> None:
+        self.endpoint = endpoint
+
+    def join(self, ssid: str, psk: str | None, timeout: float = 60.0) -> HotspotJoin:
+        reply = self.endpoint.request(op="wifi-client", ssid=ssid, psk=psk)
+        return HotspotJoin(
+            bool(reply["associated"]),
+            reply.get("address"),
+            reply.get("gateway"),
+            bool(reply.get("reached_board")),
+            str(reply.get("reason", "")),
+        )
+
+
+Runner = type(subprocess.run)
+
+
+class HostWifiClient:
+    """A WiFi interface of the lab host, configured through the host's NetworkManager.
+
+    The psk never appears on a command line: it goes to nmcli through a
+    `passwd-file` readable only by us, removed afterwards.
+    """
+
+    def __init__(self, interface: str, run: Runner = subprocess.run) -> None:
+        self.interface = interface
+        self._run = run
+
+    def _cmd(self, *args: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+        return self._run(list(args), capture_output=True, text=True, timeout=timeout, check=False)
+
+    def join(self, ssid: str, psk: str | None, timeout: float = 60.0) -> HotspotJoin:
+        nmcli = ["nmcli", "--colors", "no"]
+        self._cmd(*nmcli, "connection", "delete", CLIENT_CONNECTION)
+        add = [
+            *nmcli, "connection", "add", "type", "wifi", "ifname", self.interface,
+            "con-name", CLIENT_CONNECTION, "autoconnect", "no", "ssid", ssid,
+        ]  # fmt: skip
+        if psk:
+            add += ["wifi-sec.key-mgmt", "wpa-psk", "wifi-sec.psk-flags", "2"]
+        added = self._cmd(*add)
+        if added.returncode != 0:
+            return HotspotJoin(False, reason=f"lab host: {added.stderr.strip()}")
+        try:
+            return self._up_and_check(nmcli, psk, timeout)
+        finally:
+            self._cmd(*nmcli, "connection", "delete", CLIENT_CONNECTION)
+
+    def _up_and_check(self, nmcli: list[str], psk: str | None, timeout: float) -> HotspotJoin:
+        with _passwd_file(psk) as secrets:
+            up = [*nmcli, "--wait", str(int(timeout)), "connection", "up", CLIENT_CONNECTION]
+            if secrets:
+                up += ["passwd-file", secrets]
+            result = self._cmd(*up, timeout=timeout + 10)
+        if result.returncode != 0:
+            reason = result.stderr.strip().splitlines()[0] if result.stderr.strip() else "failed"
+            associated = "IP configuration" in reason  # associated, but no DHCP lease
+            return HotspotJoin(associated, reason=f"lab host: {reason}")
+        address = self._address()
+        if address is None:
+            return HotspotJoin(True, reason=f"lab host: {self.interface} got no IPv4 address")
+        gateway = str(ipaddress.IPv4Interface(address).network.network_address + 1)
+        ping = self._cmd("ping", "-c", "1", "-W", "3", "-I", self.interface, gateway)
+        return HotspotJoin(
+            True, address, gateway, ping.returncode == 0, "" if ping.returncode == 0 else "no ping"
+        )
+
+    def _address(self) -> str | None:
+        out = self._cmd("ip", "-j", "-4", "addr", "show", "dev", self.interface)
+        with contextlib.suppress(ValueError, IndexError, KeyError):
+            for info in json.loads(out.stdout)[0]["addr_info"]:
+                if info.get("family") == "inet":
+                    return f"{info['local']}/{info['prefixlen']}"
+        return None
+
+
+@contextlib.contextmanager
+def _passwd_file(psk: str | None):
+    if not psk:
+        yield None
+        return
+    fd, path = tempfile.mkstemp(prefix="hil-psk-")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(f"802-11-wireless-security.psk:{psk}\n")
+        yield path
+    finally:
+        os.unlink(path)
