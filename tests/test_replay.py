@@ -15,7 +15,7 @@ import yaml
 from hil.lab.secrets import MASK
 from hil.repro.recording import Answer, Recording, recorded_tests
 from hil.repro.replay import command_names
-from hil.suites import suite_files
+from hil.suites import SUITE_NAMES, suite_files
 from tests.conftest import REPO, SIM_LAB
 
 
@@ -56,10 +56,17 @@ def _replayable(outcomes: dict) -> dict:
     return {k: v for k, v in outcomes.items() if k.split("[")[0] not in NOT_YET_REPLAYED}
 
 
+#: The hotspot suite's test client is the lab's station (the sim server's control
+#: socket, or a WiFi interface of the lab host), not a command on the board: a
+#: recording does not hold what it saw, so a replay has no client and skips it.
+NOT_REPLAYED = {"hotspot"}
+REPLAYED = [n for n in SUITE_NAMES if n not in NOT_REPLAYED]
+
+
 @pytest.mark.parametrize(
     ("faults", "suites"),
-    [([], None), (["dhcp-timeout"], ["ethernet"])],
-    ids=["all-suites", "ethernet-dhcp-timeout"],
+    [([], REPLAYED), (["dhcp-timeout"], ["ethernet"])],
+    ids=["all-suites-but-hotspot", "ethernet-dhcp-timeout"],
 )
 def test_replay_of_a_recorded_sim_run_gives_the_same_verdicts(
     tmp_path: Path, hil_cmd: list[str], faults: list[str], suites: list[str] | None
