@@ -42,8 +42,8 @@ RECOVER_SECONDS = 1.5
 PATIENCE_SECONDS = 5.0
 #: frames printed again before the output is declared corrupted
 MAX_REPRINTS = 3
-#: setup steps answer within this
-SETUP_SECONDS = 5.0
+#: a shell answers a setup step before its line has been quiet this long
+QUIET_ANSWER_SECONDS = 1.5
 #: keys that stop a command that outlived its timeout, in order of force:
 #: SIGINT, SIGINT again, a pager's quit, SIGQUIT
 INTERRUPTS = [b"\x03", b"\x03", b"q\x15", b"\x1c"]
@@ -169,18 +169,18 @@ class ShellSession:
         """Read until `pattern` shows; a reboot ends the wait, a quiet line means damage."""
         buf = bytearray()
         base = self.stream.position
-        until = min(deadline, time.monotonic() + SETUP_SECONDS)
+        since = time.monotonic()
         while True:
             m = pattern.search(buf)
             if m:
                 return m
             self._check_death(buf, 0, base, what)
-            left = until - time.monotonic()
-            if left <= 0:
-                if time.monotonic() >= deadline:
-                    raise NoShell(f"{self.name}: the shell did not answer while {what}")
-                raise _Damaged(f"no answer while {what}")
-            _, data = self._read(min(left, 0.2))
+            now = time.monotonic()
+            if now >= deadline:
+                raise NoShell(f"{self.name}: the shell did not answer while {what}")
+            if now - max(since, self.stream.last_rx) > QUIET_ANSWER_SECONDS:
+                raise _Damaged(f"no answer while {what}")  # a lost byte, most likely
+            _, data = self._read(min(deadline - now, 0.2))
             buf += data
 
     # -- commands --------------------------------------------------------------
@@ -335,13 +335,21 @@ class ShellSession:
                 s_at = nl + 1
                 scanned = s_at
             if e_at < 0:
-                j = buf.find(b"\n" + end.raw + b" ", max(s_at, scanned - len(end.raw) - 2))
+                # END is printed twice, opening and closing the trailer: whichever
+                # shows first must be the opening one, or a byte of it was lost
+                j = buf.find(end.raw, max(s_at, scanned - len(end.raw)))
                 scanned = len(buf)
-                if j < 0:
+                if j < 0 or j + len(end.raw) >= len(buf):
                     continue
-                e_at = j
+                if buf[j - 1 : j] != b"\n" or buf[j + len(end.raw)] != ord(" "):
+                    raise _Damaged("garbled end marker")
+                e_at = j - 1
             close = buf.find(b" " + end.raw, e_at + len(end.raw) + 1)
-            if close < 0 or buf.find(b"\n", close) < 0:
+            if close < 0:
+                if buf.find(b"\n", e_at + len(end.raw) + 1) >= 0:
+                    raise _Damaged("garbled closing end marker")
+                continue
+            if buf.find(b"\n", close) < 0:
                 continue
             trailer = framing.parse_trailer(bytes(buf[e_at + 1 + len(end.raw) : close + 1]))
             if trailer is None:
