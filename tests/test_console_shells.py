@@ -8,6 +8,8 @@ failure mode ends in the right result or a clear error within its timeout.
 
 from __future__ import annotations
 
+import base64
+import random
 import threading
 import time
 from collections.abc import Iterator
@@ -249,16 +251,42 @@ def test_reboot_mid_command_is_reported_and_the_session_recovers(
     assert (tmp_path / "console.log").read_text().count("shell ready in") == 2
 
 
-def test_death_strings_end_the_wait_early(rig_factory, tmp_path) -> None:
+DEATHS = [
+    (b"[   12.000000] Kernel panic - not syncing: Attempted to kill init!\r\n", "Kernel panic"),
+    (b"[   12.000000] reboot: Restarting system\r\n", "reboot: Restarting system"),
+    (b"Rebooting in 5 seconds..\r\n", "Rebooting"),  # panic=5: printed without a stamp
+    (b"\r\nU-Boot 2021.10 (balenaOS)\r\n", "U-Boot 2021.10"),  # a watchdog reset
+]
+
+
+@pytest.mark.parametrize(("line", "word"), DEATHS, ids=[w for _, w in DEATHS])
+def test_death_strings_end_the_wait_early(line, word, rig_factory, tmp_path) -> None:
     rig = rig_factory("bash")
     with connect(rig, tmp_path) as sh:
-        threading.Timer(
-            0.3, rig.inject, ["Kernel panic - not syncing: Attempted to kill init!"]
-        ).start()
+        threading.Timer(0.3, rig.send_to_harness, [line]).start()
         t0 = time.monotonic()
-        with pytest.raises(BoardRebooted, match="Kernel panic"):
+        with pytest.raises(BoardRebooted, match=word):
             sh.run("sleep 20", timeout=30)
         assert time.monotonic() - t0 < 3
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_any_bytes_come_back_exactly_and_never_raise(shell, rig_factory, tmp_path) -> None:
+    """Every byte value, random binary, and text that is not UTF-8: exact bytes, and
+    `output` decoded with replacement characters instead of an error."""
+    rig = rig_factory(shell, noise=0.3, seed=3)
+    every = bytes(range(256)) * 4
+    (rig.dir / "every.bin").write_bytes(every)
+    blob = random.Random(5).randbytes(100_000)
+    (rig.dir / "blob.bin").write_bytes(blob)
+    with connect(rig, tmp_path) as sh:
+        r = sh.run(f"cat {rig.dir}/every.bin", timeout=10)
+        assert r.output_bytes == every and r.output == every.decode("utf-8", "replace")
+        r = sh.run(f"cat {rig.dir}/blob.bin; echo; echo tail", timeout=20)
+        assert r.output_bytes == blob + b"\ntail\n"
+        assert r.exit_code == 0 and r.verified == "md5"
+    commands = read_commands(tmp_path / "console.jsonl")
+    assert base64.b64decode(commands[0]["output_base64"]) == every  # kept exactly for replay
 
 
 def test_a_reboot_between_commands_is_news_for_the_next_one(rig_factory, tmp_path) -> None:
