@@ -156,22 +156,12 @@ def _shared_sim(lab) -> Iterator[None]:
     """Serve the sim boards from this process for all workers (one world per board)."""
     import tempfile
 
-    from hil.sim.server import SimServer, published
+    from hil.sim.server import published, serving
 
     sim_boards = [b.name for b in lab.boards if b.is_sim]
     if sim_boards and all(published(lab.name, name) for name in sim_boards):
         yield  # already served for this run (e.g. by `hil qualify`)
         return
 
-    saved = os.environ.get("HIL_SIM_DIR")
-    with tempfile.TemporaryDirectory(prefix="hil-run-sim-") as tmp:
-        os.environ["HIL_SIM_DIR"] = tmp
-        server = SimServer(lab, publish=True).start()
-        try:
-            yield
-        finally:
-            server.stop()
-            if saved is None:
-                os.environ.pop("HIL_SIM_DIR", None)
-            else:
-                os.environ["HIL_SIM_DIR"] = saved
+    with tempfile.TemporaryDirectory(prefix="hil-run-sim-") as tmp, serving(lab, Path(tmp)):
+        yield

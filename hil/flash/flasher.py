@@ -43,6 +43,23 @@ def board_files(board: Board) -> list[BootFile]:
     )
 
 
+def flash_sim(board: Board, release: str, files: list[BootFile]) -> None:
+    """Have the simulated board take `release` with `files` in its boot partition."""
+    board.sim_endpoint.request(
+        op="flash",
+        release=release,
+        files=[
+            {
+                "path": f.path,
+                "data": base64.b64encode(f.data).decode(),
+                "merge_json": f.merge_json,
+                "mode": f.mode,
+            }
+            for f in files
+        ],
+    )
+
+
 def flash(
     board: Board, release: str, *, device: str | None = None, progress: Progress | None = None
 ) -> str:
@@ -53,19 +70,7 @@ def flash(
         if device is not None:
             raise ConfigError(f"{board.name}: a sim board has no SD device to write")
         note("flashing the simulated board", None)
-        board.sim_endpoint.request(
-            op="flash",
-            release=release,
-            files=[
-                {
-                    "path": f.path,
-                    "data": base64.b64encode(f.data).decode(),
-                    "merge_json": f.merge_json,
-                    "mode": f.mode,
-                }
-                for f in files
-            ],
-        )
+        flash_sim(board, release, files)
     else:
         write_release(board, release, files, device, note)
     note("waiting for the board to boot the new image", None)

@@ -23,7 +23,6 @@
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import os
@@ -203,22 +202,11 @@ def _if_file(p: Path) -> Path | None:
 def apply_files(board: Board, release: str, files: list[BootFile], note: Note) -> None:
     """Put `files` in the board's boot partition, on `release`, and boot it."""
     from hil.flash import wait_for_release
+    from hil.flash.flasher import flash_sim
 
     if board.config.is_sim:
         note(f"flashing {board.name} (simulated) with balenaOS {release} and the bundle's files")
-        board.sim_endpoint.request(
-            op="flash",
-            release=release,
-            files=[
-                {
-                    "path": f.path,
-                    "data": base64.b64encode(f.data).decode(),
-                    "merge_json": f.merge_json,
-                    "mode": f.mode,
-                }
-                for f in files
-            ],
-        )
+        flash_sim(board, release, files)
         wait_for_release(board, release, board.config.flash.boot_timeout)
         return
     if _release_of(board.config) == release:
@@ -239,22 +227,13 @@ def apply_files(board: Board, release: str, files: list[BootFile], note: Note) -
 @contextlib.contextmanager
 def _served(target: Target, sim_dir: Path) -> Iterator[None]:
     """Serve the target's simulated boards from this process for the run's pytest."""
-    from hil.sim.server import SimServer
+    from hil.sim.server import serving
 
     if not target.board.is_sim:
         yield
         return
-    saved = os.environ.get("HIL_SIM_DIR")
-    os.environ["HIL_SIM_DIR"] = str(sim_dir)
-    server = SimServer(target.lab, publish=True).start()
-    try:
+    with serving(target.lab, sim_dir):
         yield
-    finally:
-        server.stop()
-        if saved is None:
-            os.environ.pop("HIL_SIM_DIR", None)
-        else:
-            os.environ["HIL_SIM_DIR"] = saved
 
 
 # -- the run -----------------------------------------------------------------------

@@ -15,6 +15,7 @@ import os
 import socket
 import socketserver
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from hil.errors import HarnessError
@@ -244,3 +245,24 @@ def resolve_url(url: str) -> str:
         f"sim board {name} is not running: start it with `hil sim serve --lab LAB` "
         "or open it through its lab config"
     )
+
+
+@contextlib.contextmanager
+def serving(lab: LabConfig, registry: Path) -> Iterator[SimServer]:
+    """Serve the lab's sim boards, published in `registry`, while the block runs.
+
+    `HIL_SIM_DIR` points at `registry` meanwhile, so that this process, the
+    pytest it starts and that pytest's xdist workers all find the same boards;
+    it is restored afterwards.
+    """
+    saved = os.environ.get("HIL_SIM_DIR")
+    os.environ["HIL_SIM_DIR"] = str(registry)
+    server = SimServer(lab, publish=True).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        if saved is None:
+            os.environ.pop("HIL_SIM_DIR", None)
+        else:
+            os.environ["HIL_SIM_DIR"] = saved
