@@ -55,6 +55,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+@pytest.hookimpl(trylast=True)  # after the terminal reporter exists
 def pytest_configure(config: pytest.Config) -> None:
     path = config.getoption("--outcomes", None)
     if path and not hasattr(config, "workerinput"):
@@ -66,6 +67,24 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "faults(*names): lab faults that must turn this test red (see `hil sim faults`)"
     )
+    _redact_terminal(config)
+
+
+def _redact_terminal(config: pytest.Config) -> None:
+    """What pytest prints (test ids, tracebacks, captured output) passes the lab's redactor.
+
+    A CI log keeps the terminal output of a run; a secret in an assertion
+    message or a parametrized id must be masked there as in the reports.
+    """
+    if config.pluginmanager.get_plugin("terminalreporter") is None:
+        return
+    writer = config.get_terminal_writer()
+    write = writer.write
+
+    def redacted(msg: str, *, flush: bool = False, **markup: bool) -> None:
+        write(REDACTOR.redact(msg), flush=flush, **markup)
+
+    writer.write = redacted  # type: ignore[method-assign]
 
 
 def _lab(config: pytest.Config) -> LabConfig:

@@ -113,6 +113,8 @@ def test_no_secret_under_out(hil_cmd, tmp_path: Path) -> None:
     assert (out / "report/index.html").exists() and (out / "history").is_dir()
     assert any((out / "transcripts").rglob("*.log"))
     assert not leaks(out, [ENV_PSK, LITERAL_PIN, LITERAL_EAP])
+    said = r.stdout + r.stderr  # what a CI log of the run keeps
+    assert [s for s in (ENV_PSK, LITERAL_PIN, LITERAL_EAP) if s in said] == [], said[-3000:]
     # and the secrets were there to leak: masked where they would have been
     results = "".join(p.read_text() for p in (out / "allure-results").glob("*-result.json"))
     assert "auth failed with psk ******" in results
