@@ -6,6 +6,7 @@ The boot test runs QEMU (TCG) on Debian's kernel with this host's root over
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -15,9 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from hil.bootfs.image import BootPartition
 from hil.errors import ConfigError
 from hil.lab import load_lab
 from hil.vrig.build import build, find_kernel, module_order
+from hil.vrig.disk import default_config_json, make_boot_image
 from hil.vrig.options import qemu_options
 from hil.vrig.vm import qemu_command
 
@@ -58,14 +61,42 @@ def test_build_is_cached_and_rebuilds_on_force(tmp_path: Path) -> None:
     ]
 
 
-def test_qemu_has_no_network_and_a_loopback_console() -> None:
+def test_qemu_has_no_host_network_and_a_loopback_console(tmp_path: Path) -> None:
     board = load_lab(LAB).boards[0]
-    cmd = qemu_command(build(), qemu_options(board), 4321)
+    cmd = qemu_command(build(), qemu_options(board), 4321, tmp_path / "boot.img")
     assert cmd[cmd.index("-nic") + 1] == "none"
-    assert "-nodefaults" in cmd and "-netdev" not in cmd
+    assert "-nodefaults" in cmd
+    # the only network: the board's NIC and the lab's NIC on one internal hub
+    netdevs = [cmd[i + 1] for i, arg in enumerate(cmd) if arg == "-netdev"]
+    assert netdevs == ["hubport,id=board,hubid=0", "hubport,id=lab,hubid=0"]
+    assert cmd[cmd.index("-drive") + 1].startswith(f"file={tmp_path / 'boot.img'},format=raw,")
     assert cmd[cmd.index("-serial") + 1] == "tcp:127.0.0.1:4321,server=on,wait=off"
     assert "readonly=on" in cmd[cmd.index("-virtfs") + 1]
     assert "hil.release=2.115.7" in cmd[cmd.index("-append") + 1]
+
+
+def test_boot_disk_is_a_resin_boot_partition_hil_image_writes(tmp_path: Path) -> None:
+    image = make_boot_image(
+        tmp_path / "boot.img", default_config_json("genericx86-64-ext", "7e4c2d1")
+    )
+    boot = BootPartition.find(image)
+    assert (boot.volume.kind, boot.volume.label) == ("FAT16", "resin-boot")
+    assert boot.partition.start == 1 << 20
+    config = json.loads(boot.read("config.json"))
+    assert config == {
+        "deviceType": "genericx86-64-ext",
+        "hostname": "7e4c2d1",
+        "persistentLogging": False,
+    }
+    (tmp_path / "patch.json").write_text('{"country": "GB"}')
+    inject = subprocess.run(
+        [*HIL, "image", "inject", str(image), "--config-json", str(tmp_path / "patch.json")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert inject.returncode == 0, inject.stderr
+    assert json.loads(BootPartition.find(image).read("config.json"))["country"] == "GB"
+    stamp = image.stat().st_mtime_ns
+    assert make_boot_image(image, {}) == image and image.stat().st_mtime_ns == stamp  # kept
 
 
 def test_bad_qemu_option_is_one_line_naming_board_and_key() -> None:
@@ -78,8 +109,15 @@ def test_bad_qemu_option_is_one_line_naming_board_and_key() -> None:
         qemu_options(board, "lab.yaml")
 
 
+PROBE = "[connection]\nid=hil-probe\ntype=dummy\ninterface-name=hilprobe0\nautoconnect=false\n"
+
+
 @pytest.mark.slow
-def test_guest_boots_and_runs_commands_over_its_console(tmp_path: Path) -> None:
+def test_guest_boots_runs_networkmanager_and_the_ethernet_suite(tmp_path: Path) -> None:
+    """One boot (as CI's whole virtual-rig budget): the guest's identity and daemons,
+    then the ethernet suite unchanged (two reboots through the boot partition), then
+    what those reboots must have left: a new boot id, the boot partition's connection
+    copied into NetworkManager's directory and its `*.ignore` file not."""
     env = dict(os.environ, HIL_VRIG_DIR=str(tmp_path / "registry"))
     log = (tmp_path / "serve.log").open("w+")
     started = time.monotonic()
@@ -89,14 +127,14 @@ def test_guest_boots_and_runs_commands_over_its_console(tmp_path: Path) -> None:
     try:
         while "serving" not in (tmp_path / "serve.log").read_text():
             assert serve.poll() is None, (tmp_path / "serve.log").read_text()
-            assert time.monotonic() - started < 240, "no shell on the guest's console in 240 s"
+            assert time.monotonic() - started < 300, "no shell on the guest's console in 300 s"
             time.sleep(0.5)
         print(f"vrig: build + boot to a shell in {time.monotonic() - started:.1f}s")
 
         def hil_exec(*cmd: str) -> subprocess.CompletedProcess[str]:
             return subprocess.run(
                 [*HIL, "exec", "--lab", str(LAB), "--board", "vrig-a", "--", *cmd],
-                capture_output=True, text=True, env=env, timeout=120,
+                capture_output=True, text=True, env=env, timeout=240,
             )  # fmt: skip
 
         release = hil_exec("cat", "/etc/os-release")
@@ -105,13 +143,50 @@ def test_guest_boots_and_runs_commands_over_its_console(tmp_path: Path) -> None:
         assert 'VERSION_ID="2.115.7"' in release.stdout
         assert 'MACHINE="genericx86-64-ext"' in release.stdout
 
-        # the guest's own kernel and hostname; only a loopback: no network leaves the VM
+        # the guest's own kernel and hostname; eth0 (cabled to the lab's namespace) and lo
         second = hil_exec("uname -r; hostname; ls /sys/class/net; sh -c 'exit 3'")
         assert second.returncode == 3, second.stderr
         kernel, hostname, *netdevs = second.stdout.split()
         assert kernel == find_kernel()[1].name
         assert hostname == "7e4c2d1"
-        assert netdevs == ["lo"]
+        assert netdevs == ["eth0", "lo"]
+
+        t0 = time.monotonic()
+        state = hil_exec(
+            "nm-online -s -q -t 120 && nmcli -t -f DEVICE,TYPE,STATE device status"
+            " && ip -4 -o addr show eth0 && pidof dbus-daemon NetworkManager ModemManager >/dev/null"
+            " && findmnt -n -o FSTYPE /mnt/boot && jq -r .deviceType /mnt/boot/config.json"
+        )
+        print(f"vrig: NetworkManager's startup complete {time.monotonic() - t0:.1f}s later")
+        assert state.returncode == 0, state.stdout + state.stderr
+        assert "eth0:ethernet:connected" in state.stdout
+        assert " inet 192.168.88." in state.stdout  # a lease from the lab's dnsmasq
+        assert state.stdout.split()[-2:] == ["vfat", "genericx86-64-ext"]
+
+        boot_id = hil_exec("cat /proc/sys/kernel/random/boot_id").stdout.strip()
+        put = hil_exec(
+            f"printf '{PROBE}' > /mnt/boot/system-connections/hil-probe"
+            f" && printf '{PROBE}' > /mnt/boot/system-connections/hil-skipped.ignore && sync"
+        )
+        assert put.returncode == 0, put.stderr
+
+        t0 = time.monotonic()
+        suite = subprocess.run(
+            [*HIL, "run", "--lab", str(LAB), "--suite", "ethernet", "--workers", "1",
+             "--results", str(tmp_path / "results"), "--report", str(tmp_path / "report")],
+            capture_output=True, text=True, env=env, timeout=900, cwd=REPO,
+        )  # fmt: skip
+        print(f"vrig: ethernet suite (2 tests, 2 reboots) in {time.monotonic() - t0:.1f}s")
+        assert suite.returncode == 0, suite.stdout[-3000:] + suite.stderr[-2000:]
+        assert "2 passed, 0 failed, 0 broken, 0 skipped" in suite.stdout, suite.stdout[-2000:]
+
+        after = hil_exec(
+            "cat /proc/sys/kernel/random/boot_id; ls /etc/NetworkManager/system-connections"
+        )
+        assert after.returncode == 0, after.stderr
+        new_id, *copied = after.stdout.split()
+        assert new_id != boot_id, "the suite's reboots did not reboot the guest"
+        assert "hil-probe" in copied and "hil-skipped.ignore" not in copied, copied
     finally:
         serve.send_signal(signal.SIGTERM)
         serve.wait(30)

@@ -158,6 +158,11 @@ def _write_initrd(target: Path, module_paths: list[Path]) -> None:
         for script, dest in (("init", "init"), ("stage2", "stage2")):
             shutil.copyfile(GUEST_DIR / script, tree / dest)
             (tree / dest).chmod(0o755)
+        (tree / "hil").mkdir()
+        for tool in sorted(GUEST_DIR.iterdir()):  # stage 2's helpers, into /usr/local/sbin
+            if tool.name not in ("init", "stage2"):
+                shutil.copyfile(tool, tree / "hil" / tool.name)
+                (tree / "hil" / tool.name).chmod(0o755)
         files = sorted(str(p.relative_to(tree)) for p in tree.rglob("*"))
         with open(target, "wb") as out:
             proc = subprocess.run(

@@ -25,6 +25,9 @@ class QemuOptions(BaseModel):
     #: kvm on this class of machine opens /dev/kvm but never runs the guest: tcg unless asked
     accel: Literal["tcg", "kvm"] = "tcg"
     boot_timeout: float = Field(180.0, gt=0)  # seconds to a shell prompt
+    #: the boot disk (raw image, `resin-boot` FAT partition): kept, made if missing;
+    #: unset, each VM gets a fresh one
+    boot_image: str | None = None
 
 
 def qemu_options(board: BoardConfig, lab_path: str = "lab config") -> QemuOptions:

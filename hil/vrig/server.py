@@ -55,7 +55,7 @@ class VrigServer:
         self.lab = lab
         self.publish = publish
         self.boards = {
-            b.name: VirtualBoard(b.name, qemu_options(b, lab_path or lab.name))
+            b.name: VirtualBoard(b.name, qemu_options(b, lab_path or lab.name), b.device_type)
             for b in lab.boards
             if b.console.scheme == "qemu"
         }

@@ -13,12 +13,15 @@ import re
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections import deque
+from pathlib import Path
 from threading import Thread
 
 from hil.errors import HarnessError
 from hil.vrig.build import Artifacts, build
+from hil.vrig.disk import default_config_json, make_boot_image
 from hil.vrig.options import QemuOptions
 
 QEMU = "qemu-system-x86_64"
@@ -30,11 +33,22 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def qemu_command(art: Artifacts, opts: QemuOptions, port: int) -> list[str]:
-    """The QEMU command line of a virtual board (no network: `-nic none`)."""
+#: the board's ethernet and the lab's NIC (found by this MAC inside the guest)
+BOARD_MAC = "52:54:00:b0:a2:d1"
+LAB_MAC = "52:54:00:4c:41:42"
+
+
+def qemu_command(art: Artifacts, opts: QemuOptions, port: int, boot_image: Path) -> list[str]:
+    """The QEMU command line of a virtual board.
+
+    No host network (`-nic none`): the board's NIC and the lab's NIC are joined
+    by one of QEMU's internal hubs and nothing else; inside the guest the lab's
+    NIC goes into the lab's network namespace. The guest's `reboot` resets the
+    machine (no `-no-reboot`): the console socket and the boot disk stay.
+    """
     machine = re.sub(r"[^A-Za-z0-9._+-]", "_", opts.machine or "qemux86-64")
     append = (
-        f"console=ttyS0,115200 panic=-1 quiet hil.release={opts.os_release} "
+        f"console=ttyS0,115200 panic=-1 quiet net.ifnames=0 hil.release={opts.os_release} "
         f"hil.hostname={opts.hostname} hil.machine={machine}"
     )
     return [
@@ -42,8 +56,13 @@ def qemu_command(art: Artifacts, opts: QemuOptions, port: int) -> list[str]:
         "-accel", opts.accel,
         "-m", str(opts.memory),
         "-smp", str(opts.cpus),
-        "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+        "-nodefaults", "-no-user-config", "-display", "none",
         "-nic", "none",
+        "-netdev", "hubport,id=board,hubid=0",
+        "-device", f"virtio-net-pci,netdev=board,mac={BOARD_MAC}",
+        "-netdev", "hubport,id=lab,hubid=0",
+        "-device", f"virtio-net-pci,netdev=lab,mac={LAB_MAC}",
+        "-drive", f"file={boot_image},format=raw,if=virtio,cache=writeback",
         "-kernel", str(art.kernel),
         "-initrd", str(art.initrd),
         "-append", append,
@@ -56,9 +75,11 @@ def qemu_command(art: Artifacts, opts: QemuOptions, port: int) -> list[str]:
 class VirtualBoard:
     """A `qemu://` board's VM, started and stopped by this process."""
 
-    def __init__(self, name: str, opts: QemuOptions) -> None:
+    def __init__(self, name: str, opts: QemuOptions, device_type: str = "") -> None:
         self.name = name
         self.opts = opts
+        self.device_type = device_type or opts.machine or "genericx86-64-ext"
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
         self._stderr: deque[str] = deque(maxlen=20)
@@ -71,10 +92,11 @@ class VirtualBoard:
         if shutil.which(QEMU) is None:
             raise HarnessError(f"{self.name}: {QEMU} missing (scripts/setup.sh installs it)")
         art = build()
+        image = self.boot_image()
         for _ in range(5):  # the port may be taken between probing and QEMU binding it
             self.port = _free_port()
             self.proc = subprocess.Popen(
-                qemu_command(art, self.opts, self.port),
+                qemu_command(art, self.opts, self.port, image),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
@@ -85,6 +107,18 @@ class VirtualBoard:
                 return self
             self.stop()
         raise HarnessError(f"{self.name}: QEMU did not start: {self.last_error()}")
+
+    def boot_image(self) -> Path:
+        """The board's boot disk: the `qemu.boot_image` file (kept between runs, made if
+        missing), else a fresh one for this VM's life."""
+        if self.opts.boot_image:
+            path = Path(self.opts.boot_image).expanduser()
+        else:
+            if self._scratch is None:
+                self._scratch = tempfile.TemporaryDirectory(prefix=f"hil-vrig-{self.name}-")
+            path = Path(self._scratch.name) / "boot.img"
+        config = default_config_json(self.device_type, self.opts.hostname)
+        return make_boot_image(path, config)
 
     def _drain(self, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stderr is not None
@@ -122,3 +156,6 @@ class VirtualBoard:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+        if self._scratch is not None:
+            self._scratch.cleanup()
+            self._scratch = None
