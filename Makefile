@@ -19,6 +19,12 @@ test: setup
 lint: setup
 	$(VENV)/bin/ruff check hil tests suites bench
 
+# every suite against the virtual rig (QEMU, TCG: minutes; boots its own guest
+# unless `hil vrig serve --lab lab-config/vrig.yaml` keeps one up)
+test-vrig: setup
+	$(VENV)/bin/hil run --lab lab-config/vrig.yaml --workers 1 --results out/vrig/allure-results \
+	  --report out/vrig/report -- $(PYTEST_ARGS)
+
 bench: setup
 	$(PY) -m bench
 

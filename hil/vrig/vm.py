@@ -9,8 +9,10 @@ a ser2net line.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -25,6 +27,14 @@ from hil.vrig.disk import default_config_json, make_boot_image
 from hil.vrig.options import QemuOptions
 
 QEMU = "qemu-system-x86_64"
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent() -> None:
+    """In QEMU's child process: SIGTERM when the process that started it dies, even by
+    a signal that skips its atexit handlers (no VM outlives its `hil` process)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _free_port() -> int:
@@ -101,6 +111,7 @@ class VirtualBoard:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
             Thread(target=self._drain, args=(self.proc,), daemon=True).start()
             if self._wait_listening(10.0):
