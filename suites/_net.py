@@ -66,11 +66,12 @@ def remove_boot_file(shell: ShellSession, path: str) -> None:
     shell.run(f"rm -f {shlex.quote(f'{BOOT}/{path}')} && sync", timeout=20)
 
 
-def reboot(board: Board, shell: ShellSession, timeout: float = 180) -> None:
-    """`reboot` on the console, then back at a shell prompt with the network settled."""
+def reboot(board: Board, shell: ShellSession, timeout: float | None = None) -> None:
+    """`reboot` on the console, then back at a shell prompt with the network settled
+    (in 180 s, or the board's `console.login_timeout` if longer, unless told otherwise)."""
     with contextlib.suppress(BoardRebooted):
         shell.run("reboot", timeout=30)
-    shell.connect(timeout=timeout)
+    shell.connect(timeout=timeout or max(180, board.config.console.login_timeout))
     wait_network(shell)
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from hil.bootfs.image import BootPartition
+from hil.bootfs.partitions import read_partition_table
 from hil.errors import ConfigError
 from hil.lab import load_lab
 from hil.vrig.build import build, find_kernel, module_order
@@ -95,6 +96,16 @@ def test_boot_disk_is_a_resin_boot_partition_hil_image_writes(tmp_path: Path) ->
     )  # fmt: skip
     assert inject.returncode == 0, inject.stderr
     assert json.loads(BootPartition.find(image).read("config.json"))["country"] == "GB"
+    # then balenaOS's state partition, where NetworkManager's connections persist
+    with image.open("rb") as f:
+        table = read_partition_table(f, image.stat().st_size, str(image))
+    state = table.partitions[1]
+    assert (table.partitions[0].type, state.type) == ("0x0c", "0x83")
+    probe = subprocess.run(
+        ["blkid", "-p", "-O", str(state.start), "-o", "export", str(image)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert "TYPE=ext4" in probe.stdout.split() and "LABEL=resin-state" in probe.stdout.split()
     stamp = image.stat().st_mtime_ns
     assert make_boot_image(image, {}) == image and image.stat().st_mtime_ns == stamp  # kept
 

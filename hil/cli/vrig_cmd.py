@@ -1,4 +1,5 @@
-"""`hil vrig build|serve` — the virtual rig: build the guest, keep a lab's VMs up."""
+"""`hil vrig build|serve|agree` — the virtual rig: build the guest, keep a lab's VMs
+up, compare its verdicts with the sim's."""
 
 from __future__ import annotations
 
@@ -38,6 +39,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_lab_option(serve)
     serve.set_defaults(func=serve_cmd)
+    agree = s.add_parser(
+        "agree",
+        help="every suite test's verdict on the sim and on the virtual rig, compared",
+        description="Run the suites on a sim lab and on the virtual rig's lab (the same "
+        "board names and configuration), and write a Markdown table of both verdicts per "
+        "test. A difference is a documented limit of the virtual rig or unexplained; "
+        "exit 1 if any is unexplained.",
+    )
+    agree.add_argument("--sim-lab", default="lab-config/vrig-sim.yaml", metavar="PATH")
+    agree.add_argument("--lab", default="lab-config/vrig.yaml", metavar="PATH")
+    agree.add_argument("--suite", action="append", default=[], metavar="NAME")
+    agree.add_argument("--out", default="out/vrig/agreement", metavar="DIR")
+    agree.set_defaults(func=agree_cmd)
 
 
 def build_cmd(args: argparse.Namespace) -> int:
@@ -77,3 +91,23 @@ def serve_cmd(args: argparse.Namespace) -> int:
     finally:
         server.stop()
     return 0
+
+
+def agree_cmd(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from hil.vrig.agreement import compare, render, run_outcomes
+
+    out = Path(args.out)
+    started = time.monotonic()
+    sim = run_outcomes(Path(args.sim_lab), args.suite, out / "sim")
+    sim_time = time.monotonic() - started
+    vrig = run_outcomes(Path(args.lab), args.suite, out / "vrig")
+    vrig_time = time.monotonic() - started - sim_time
+    rows = compare(sim, vrig)
+    text = render(rows)
+    text += f"\nRun times: sim {sim_time:.0f}s, virtual rig {vrig_time:.0f}s.\n"
+    (out / "agreement.md").write_text(text)
+    print(text)
+    print(f"written to {out / 'agreement.md'}")
+    return 1 if any(r.note == "UNEXPLAINED" for r in rows) else 0

@@ -1,9 +1,11 @@
-"""The virtual board's boot disk: a raw image with one FAT partition, `resin-boot`.
+"""The virtual board's disk: a raw image with balenaOS's boot and state partitions.
 
-Laid out like a balenaOS image's boot partition (MBR, FAT16 labelled
-`resin-boot`), so `hil image inject` writes it before a boot and the guest
-mounts it at `/mnt/boot`, where `hil.board.files` writes it on a live board.
-Made with sfdisk, mkfs.fat and mtools; never rewritten once it exists.
+Laid out like a balenaOS image (MBR; FAT16 labelled `resin-boot` at 1 MiB,
+then ext4 labelled `resin-state`), so `hil image inject` writes the boot
+partition before a boot and the guest mounts it at `/mnt/boot`, where
+`hil.board.files` writes it on a live board; the state partition keeps
+NetworkManager's connections across reboots, as on balenaOS. Made with
+sfdisk, mkfs.fat, mtools and mkfs.ext4; never rewritten once it exists.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from pathlib import Path
 
 from hil.errors import HarnessError
 
-SIZE_MIB = 40
+BOOT_MIB = 40
+STATE_MIB = 16
 START_SECTOR = 2048  # 1 MiB, where balenaOS images start their boot partition
 LABEL = "resin-boot"
+STATE_LABEL = "resin-state"
 
 
 def _run(cmd: list[str], what: str, stdin: str | None = None) -> None:
@@ -40,10 +44,13 @@ def make_boot_image(path: Path, config_json: dict) -> Path:
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
+    sectors = (BOOT_MIB << 20) // 512  # the boot partition
+    state_start = START_SECTOR + sectors
+    state_sectors = (STATE_MIB << 20) // 512
     with tmp.open("wb") as f:
-        f.truncate(SIZE_MIB << 20)
-    sectors = (SIZE_MIB << 20) // 512 - START_SECTOR
-    _run(["sfdisk", "--quiet", str(tmp)], "sfdisk", f"label: dos\n{START_SECTOR},{sectors},c,*\n")
+        f.truncate((state_start + state_sectors) * 512)
+    table = f"label: dos\n{START_SECTOR},{sectors},c,*\n{state_start},{state_sectors},83\n"
+    _run(["sfdisk", "--quiet", str(tmp)], "sfdisk", table)
     mkfs = ["mkfs.fat", "-F", "16", "-n", LABEL, f"--offset={START_SECTOR}"]
     _run([*mkfs, str(tmp), str(sectors // 2)], "mkfs.fat")
     with tempfile.NamedTemporaryFile("w", suffix=".json") as cfg:
@@ -52,5 +59,7 @@ def make_boot_image(path: Path, config_json: dict) -> Path:
         image = f"{tmp}@@{START_SECTOR * 512}"
         _run(["mmd", "-i", image, "::system-connections"], "mmd")
         _run(["mcopy", "-i", image, cfg.name, "::config.json"], "mcopy")
+    mkfs_state = ["mkfs.ext4", "-q", "-F", "-L", STATE_LABEL, "-E", f"offset={state_start * 512}"]
+    _run([*mkfs_state, str(tmp), f"{STATE_MIB << 10}k"], "mkfs.ext4")
     tmp.replace(path)
     return path
