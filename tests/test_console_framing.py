@@ -5,12 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import select
+import threading
 import time
 import tty
 
 import pytest
 import serial
 
+from hil.console.errors import NoShell
 from hil.console.framing import (
     MAX_LINE_BYTES,
     Marker,
@@ -18,6 +21,7 @@ from hil.console.framing import (
     parse_trailer,
     reconstruct,
 )
+from hil.console.login import SEARCH_WINDOW, ShellFinder, StreamSpawn
 from hil.console.stream import PortStream
 from hil.console.transcript import Transcript, read_commands
 from hil.lab.secrets import REDACTOR
@@ -211,3 +215,26 @@ def test_noise_inside_a_dmesg_line_is_told_apart(line) -> None:
     seen = read_until(stream, b"$ ")
     assert [c.data for c in stream.cuts(start)] == [NOISE]
     assert seen == DMESG + b"$ "
+
+
+def test_a_login_prompt_after_a_long_boot_log_is_answered(line) -> None:
+    """Prompts are looked for in the line's tail only (login.SEARCH_WINDOW): one that
+    follows a boot log many windows long is still found, and answered once."""
+    master, stream, _ = line
+    boot = b"".join(b"[  OK  ] Started service %d.\r\n" % i for i in range(10000))  # 300 KB
+    assert len(boot) > 100 * SEARCH_WINDOW
+    writer = threading.Thread(
+        target=lambda: [os.write(master, boot[i : i + 512]) for i in range(0, len(boot), 512)]
+        + [os.write(master, b"Login incorrect\r\n\r\nboard login: ")]
+    )
+    writer.start()
+    finder = ShellFinder(
+        StreamSpawn(stream), name="b1", username="root", password="x", note=lambda _: None
+    )
+    with pytest.raises(NoShell, match="met: incorrect, login"):
+        finder.run(timeout=4)  # nothing answers the login: the finder gives up in time
+    writer.join()
+    typed = b""
+    while select.select([master], [], [], 0)[0]:
+        typed += os.read(master, 4096)
+    assert typed.startswith(b"root\r")  # the username, sent once, before any nudge

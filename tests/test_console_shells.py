@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import random
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -137,6 +138,22 @@ def test_kernel_messages_are_cut_from_output_and_kept_in_the_transcript(
     log = (tmp_path / "console.log").read_text()
     assert log.count("] usb 1-1.3: USB disconnect") + log.count("] IPv6: ADDRCONF") > 3
     assert noisy > 0  # some landed inside outputs and were cut out
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_kernel_messages_in_every_chunk_even_mid_prompt(shell, rig_factory, tmp_path) -> None:
+    """A kernel message in every chunk the board sends, at a random byte: inside the
+    login and password prompts, the shell prompt, the markers and the output."""
+    rig = rig_factory(shell, login=("root", PASSWORD), noise=1.0, seed=11)
+    with connect(rig, tmp_path) as sh:
+        assert sh.states[:2] == ["login", "password"]
+        for i in range(10):
+            r = sh.run(f"echo a-{i}; echo b-{i} >&2", timeout=5)
+            assert (r.output, r.exit_code) == (f"a-{i}\nb-{i}\n", 0)
+    log = (tmp_path / "console.log").read_text()
+    # all kept in the transcript, and some landed in the middle of a line
+    assert len(re.findall(r"\[ +\d+\.\d{6}\] ", log)) >= 20
+    assert re.search(r" < [^\n\[]+\[ +\d+\.\d{6}\] ", log)
 
 
 @pytest.mark.parametrize("shell", SHELLS)

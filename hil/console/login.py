@@ -38,6 +38,11 @@ SYNC_SECONDS = 2.0
 MAX_LOGINS = 2
 #: what a quiet line is nudged with, in turn
 NUDGES = [b"\x03", b"\r", b"\x03", b"q", b"\r"]
+#: how much of the line's tail the state patterns are searched in. They describe
+#: the line's state now (anchored at the end), so the tail is enough — and
+#: searching the whole unmatched buffer at every read is quadratic: 24 s of CPU
+#: for a 300 KB boot log arriving in 128-byte reads, 0.3 s with this window
+SEARCH_WINDOW = 2048
 
 
 class StreamSpawn(SpawnBase):
@@ -47,7 +52,7 @@ class StreamSpawn(SpawnBase):
         super().__init__(
             timeout=timeout,
             maxread=65536,
-            searchwindowsize=None,
+            searchwindowsize=SEARCH_WINDOW,
             encoding="utf-8",
             codec_errors="replace",
         )
