@@ -4,8 +4,8 @@ The shell runs on a pty of its own, as a getty's shell does on a board; the
 harness opens another pty (or a TCP socket), as it opens a USB-serial adapter
 (or ser2net); a relay thread carries the bytes between the two and can make
 the line misbehave the way real ones do: kernel messages injected anywhere
-(the kernel writes them straight to the UART), a line that moves one byte at
-a time, a line paced at a baud rate, a reboot. The board can also start with
+(the kernel writes them straight to the UART), bytes lost now and then, a
+line that moves one byte at a time, a line paced at a baud rate, a reboot. The board can also start with
 a boot log (U-Boot autoboot countdown included) and a login stage.
 
 Used by the console tests and by `bench/console.py`. Nothing here touches the
@@ -87,6 +87,7 @@ class ShellRig:
         login: tuple[str, str] | None = None,
         boot_log: bool = False,
         noise: float = 0.0,
+        drop: int = 0,
         byte_delay: float = 0.0,
         baud: int | None = None,
         transport: str = "pty",
@@ -97,6 +98,7 @@ class ShellRig:
         self.login = login
         self.boot_log = boot_log
         self.noise = noise
+        self.drop = drop  # lose one byte in this many of what the board sends (0: none)
         self.byte_delay = byte_delay
         self.baud = baud
         self.transport = transport
@@ -239,6 +241,8 @@ class ShellRig:
             if self.noise and self.rng.random() < self.noise:
                 at = self.rng.randrange(len(data) + 1)
                 data = data[:at] + self.kernel_line() + data[at:]
+            if self.drop:  # a UART that overruns now and then
+                data = bytes(b for b in data if self.rng.randrange(self.drop))
             self.send_to_harness(data, queued=queued)
 
     def _to_board(self) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import subprocess
+
 import pytest
 
 from hil.lab import load_lab
@@ -88,3 +91,24 @@ def test_exit_at_top_level_ends_the_session(sh) -> None:
     with pytest.raises(ExitShell) as e:
         run(sh, "exit 4")
     assert e.value.status == 4
+
+
+@pytest.mark.parametrize(
+    "args", ["bs=512 skip=1 count=1", "bs=1k count=2", "bs=512 skip=9 count=1", "bs=100 skip=3"]
+)
+def test_dd_reads_pieces_of_a_file_as_the_real_one(sh, tmp_path, args) -> None:
+    """The console prints damaged outputs again in pieces with `dd`: same bytes as
+    coreutils' dd (run here) for the same file."""
+    data = bytes(range(256)) * 9 + b"tail"
+    (tmp_path / "f").write_bytes(data)
+    sh[0].world.fs.write("/tmp/f", data)
+    real = subprocess.run(
+        ["dd", f"if={tmp_path / 'f'}", *args.split()], capture_output=True, check=True
+    ).stdout
+    shell, out = sh
+    out.clear()
+    assert shell.run_line(f"dd if=/tmp/f {args} 2>/dev/null") == 0
+    assert bytes(out) == real
+    out.clear()
+    shell.run_line(f"dd if=/tmp/f {args} 2>/dev/null | md5sum")
+    assert out.decode().split()[0] == hashlib.md5(real).hexdigest()

@@ -42,6 +42,9 @@ RECOVER_SECONDS = 1.5
 PATIENCE_SECONDS = 5.0
 #: frames printed again before the output is declared corrupted
 MAX_REPRINTS = 3
+#: prints of one piece of a damaged output (cheap: PIECE_BYTES each) before the
+#: output is declared corrupted
+PIECE_PRINTS = 8
 #: a shell answers a setup step before its line has been quiet this long
 QUIET_ANSWER_SECONDS = 1.5
 #: keys that stop a command that outlived its timeout, in order of force:
@@ -78,7 +81,14 @@ class _Frame:
 
 
 class _Damaged(Exception):
-    """A frame arrived damaged (or not at all): print it again."""
+    """A frame arrived damaged (or not at all): print it again.
+
+    `received`: how many bytes of output arrived when a digest did not match
+    (0 when a marker was damaged)."""
+
+    def __init__(self, why: str, received: int = 0) -> None:
+        super().__init__(why)
+        self.received = received
 
 
 class _Expired(Exception):
@@ -276,6 +286,12 @@ class ShellSession:
                     command, start, end, deadline, attempts, typed, ps2, patience
                 )
             except _Damaged as e:
+                if e.received >= framing.PIECE_BYTES:
+                    self.transcript.note(
+                        f"frame damaged ({e}): printing it again in pieces of "
+                        f"{framing.PIECE_BYTES} bytes"
+                    )
+                    return self._pieces(command, attempts)
                 if attempts > MAX_REPRINTS:
                     self._ready = True
                     raise OutputCorrupted(
@@ -288,6 +304,48 @@ class ShellSession:
                 self._type(framing.reprint_text(start, end))
                 deadline = time.monotonic() + RECOVER_SECONDS
                 typed, ps2, patience = "", None, PATIENCE_SECONDS
+
+    def _pieces(self, command: str, attempts: int) -> _Frame:
+        """The output, printed again piece by piece from the board's file, each piece
+        checked on its own and printed again until it arrives intact."""
+        output = bytearray()
+        kept: set[int] = set()
+        index = 0
+        while True:
+            piece = self._piece(command, index)
+            output += piece.output
+            kept |= piece.kept
+            attempts += piece.attempts
+            if len(piece.output) < framing.PIECE_BYTES:
+                return _Frame(bytes(output), piece.trailer, attempts, frozenset(kept))
+            index += 1
+
+    def _piece(self, command: str, index: int) -> _Frame:
+        why = ""
+        for attempt in range(1, PIECE_PRINTS + 1):
+            start, end = Marker.new(), Marker.new()
+            self._type(framing.piece_text(start, end, index))
+            try:
+                return self._read_frame(
+                    command,
+                    start,
+                    end,
+                    time.monotonic() + RECOVER_SECONDS,
+                    attempt,
+                    "",
+                    None,
+                    PATIENCE_SECONDS,
+                )
+            except _Damaged as e:
+                why = str(e)
+            except _Expired:
+                why = "no answer"
+            self.transcript.note(f"piece {index} damaged ({why}): printing it again")
+        self._ready = True
+        raise OutputCorrupted(
+            f"{self.name}: piece {index} of the output of `{command}` failed its check "
+            f"{PIECE_PRINTS} times ({why}): the console line loses or garbles bytes"
+        )
 
     def _read_frame(
         self,
@@ -363,7 +421,8 @@ class ShellSession:
             if checked is None:
                 raise _Damaged(
                     f"{trailer.kind} {trailer.digest} does not match the {len(region)} bytes "
-                    f"received{f' and {len(cuts)} kernel messages' if cuts else ''}"
+                    f"received{f' and {len(cuts)} kernel messages' if cuts else ''}",
+                    len(region),
                 )
             self._mark = self.stream.position
             output, put_back = checked

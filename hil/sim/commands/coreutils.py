@@ -348,6 +348,31 @@ def _digest(p: Proc, algo: str) -> int:
     return status
 
 
+_DD_UNITS = {"": 1, "c": 1, "w": 2, "b": 512, "k": 1024, "K": 1024, "M": 1 << 20}
+
+
+def _dd_number(text: str) -> int:
+    m = re.fullmatch(r"(\d+)([cwbkKM]?)", text)
+    if not m:
+        raise CommandError(f"invalid number '{text}'")
+    return int(m.group(1)) * _DD_UNITS[m.group(2)]
+
+
+@command("dd")
+def dd(p: Proc) -> int:
+    """`dd [if=F] [bs=N] [skip=N] [count=N]` to stdout, with its record counts on stderr."""
+    opts = dict(a.split("=", 1) for a in p.args[1:] if "=" in a)
+    bs = _dd_number(opts.get("bs", "512")) or 512
+    data = p.world.fs.read(p.path(opts["if"])) if "if" in opts else p.stdin or b""
+    data = data[_dd_number(opts.get("skip", "0")) * bs :]
+    if "count" in opts:
+        data = data[: _dd_number(opts["count"]) * bs]
+    p.out(data)
+    records = f"{len(data) // bs}+{1 if len(data) % bs else 0}"
+    p.err(f"{records} records in\n{records} records out\n{len(data)} bytes copied\n")
+    return 0
+
+
 @command("sha256sum")
 def sha256sum(p: Proc) -> int:
     return _digest(p, "sha256")
