@@ -1,18 +1,30 @@
 """The lab host's USB devices through pyudev: discovery, and waiting on udev events.
 
-Discovery reads pyudev's `Context` into the shared model (`UdevTree`);
+Discovery reads pyudev `Device`s into the shared model (`UdevTree`);
 `HostUsb.wait_for()` blocks on a pyudev `Monitor` (the netlink socket, via
 `poll`) and re-reads the port only when an event for it arrives — no polling
 loop, so it returns within milliseconds of the event that completes the wait.
+
+Why discovery lists sysfs itself instead of `Context.list_devices()`: libudev's
+enumerator builds every device of the scanned directories to filter them, and
+pyudev's iterator then builds each one again from its path — two devices per
+record, half of the time of `hil devices` on a large bus (bench/usb.py). The
+directories libudev would scan are listed here (`/sys/bus/usb/devices`, the
+tty/net/usbmisc classes), only what sits below a USB device is kept, and each
+is built once with `Devices.from_sys_path`; its properties are read once, and
+subsystem, devtype, driver and node come from them (udev puts them there).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import posixpath
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 
 import pyudev
+from pyudev._util import udev_list_iterate  # pyudev's reader of libudev's lists
 
 from hil.probes.udevadm import UdevRecord
 from hil.usb.match import Match, MatchReport, match_usb
@@ -21,29 +33,141 @@ from hil.usb.wait import WaitTimeout, describe_wait, satisfied
 
 #: the subsystems the model is built from: USB devices/interfaces and their ports
 SUBSYSTEMS = ("usb", "tty", "net", "usbmisc")
+#: where sysfs lists the devices of each subsystem (relative to the sysfs mount)
+SYSFS_LISTS = {
+    "usb": "bus/usb/devices",
+    "tty": "class/tty",
+    "net": "class/net",
+    "usbmisc": "class/usbmisc",
+}
 #: sysfs attributes of a usb_device worth a read: the uevent properties carry ids,
 #: bus/device numbers and interface classes already (udev exports carry only those)
 ATTRIBUTES = ("bNumInterfaces", "manufacturer", "product", "serial")
-#: tty devices that can belong to a USB device (a host has a hundred virtual ttys)
-USB_TTYS = ("ttyUSB*", "ttyACM*")
 
 
 def record_of(device: pyudev.Device) -> UdevRecord:
-    """A pyudev device as a `UdevRecord` (sysfs attributes read for USB devices only)."""
+    """A pyudev device as a `UdevRecord` (sysfs attributes read for USB devices only).
+
+    udev sets DEVPATH, SUBSYSTEM, DEVTYPE, DRIVER and DEVNAME among the
+    properties; those few are looked up, the rest only when someone lists them
+    (`DeviceProperties`)."""
+    props = DeviceProperties(device)
+    subsystem = props.get("SUBSYSTEM") or device.subsystem
+    devtype = props.get("DEVTYPE")
+    driver = props.get("DRIVER")
+    if driver is None and subsystem == "usb":
+        driver = device.driver  # the driver link, should a source leave DRIVER out
     attrs: dict[str, str] = {}
-    if device.device_type == "usb_device":
+    if devtype == "usb_device":
         for name in ATTRIBUTES:
             with contextlib.suppress(KeyError, UnicodeDecodeError, OSError):
                 attrs[name] = device.attributes.asstring(name).strip()
     return UdevRecord(
-        devpath=device.device_path,
-        subsystem=device.subsystem,
-        devtype=device.device_type,
-        driver=device.driver,
-        devnode=device.device_node,
-        properties=dict(device.properties),
+        devpath=props.get("DEVPATH") or device.device_path,
+        subsystem=subsystem,
+        devtype=devtype,
+        driver=driver,
+        devnode=props.get("DEVNAME"),
+        properties=props,
         attributes=attrs,
     )
+
+
+class DeviceProperties(Mapping[str, str]):
+    """A pyudev device's udev properties: looked up one by one, all read at the first
+    listing (`iter`, `len`, `dict(...)`).
+
+    A tty on a host where udev runs carries 20-30 properties, and the model
+    needs two of them; reading them all costs three calls into libudev per
+    property, more than creating the device (bench/usb.py)."""
+
+    __slots__ = ("_all", "_device", "_looked_up")
+
+    def __init__(self, device: pyudev.Device) -> None:
+        self._device: pyudev.Device | None = device
+        self._all: dict[str, str] | None = None
+        self._looked_up: dict[str, str | None] = {}
+
+    def __getitem__(self, key: str) -> str:
+        if self._all is not None:
+            return self._all[key]
+        if key not in self._looked_up:
+            self._looked_up[key] = self._device.properties.get(key)  # type: ignore[union-attr]
+        value = self._looked_up[key]
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def _load(self) -> dict[str, str]:
+        if self._all is None:
+            self._all = properties_of(self._device)  # type: ignore[arg-type]
+            self._device = None  # the libudev device is no longer needed
+        return self._all
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._load())
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+    def __repr__(self) -> str:
+        return repr(self._load())
+
+    def __reduce__(self):  # pickles (and deep-copies) as the plain dict it stands for
+        return (dict, (self._load(),))
+
+
+def properties_of(device: pyudev.Device) -> dict[str, str]:
+    """All udev properties of a device, read in one pass over libudev's list.
+
+    pyudev's `Properties` mapping looks every key up again after listing it (two
+    calls into libudev and two conversions per property): as much time as
+    building the device. The list it walks holds the values already; it is read
+    here as (name, value) pairs through pyudev's own helper — `dict(properties)`
+    is the fallback should pyudev's internals change (tests compare the two)."""
+    try:
+        entry = device._libudev.udev_device_get_properties_list_entry(device)
+        pairs = udev_list_iterate(device._libudev, entry)
+        return {os.fsdecode(k): os.fsdecode(v or b"") for k, v in pairs}
+    except AttributeError:
+        return dict(device.properties)
+
+
+def usb_sys_paths(sys_root: str = "/sys") -> list[str]:
+    """The sysfs paths of USB devices and interfaces, then of the ttys, network
+    interfaces and cdc-wdm ports below them (each once, in listing order)."""
+    usb = list(_listed(posixpath.join(sys_root, SYSFS_LISTS["usb"])))
+    below = set(usb)
+    ports = []
+    for subsystem in SUBSYSTEMS[1:]:
+        for path in _listed(posixpath.join(sys_root, SYSFS_LISTS[subsystem])):
+            if _under(path, below):
+                ports.append(path)
+    return usb + ports
+
+
+def _listed(directory: str) -> Iterator[str]:
+    """The device paths a sysfs list directory links to (its entries are symlinks)."""
+    try:
+        entries = list(os.scandir(directory))
+    except FileNotFoundError:
+        return  # no USB bus (or no such class) on this machine
+    for entry in entries:
+        try:
+            target = os.readlink(entry.path)
+        except OSError:  # not a link (a sysfs with real directories): the path itself
+            yield posixpath.normpath(entry.path)
+            continue
+        yield posixpath.normpath(posixpath.join(directory, target))
+
+
+def _under(path: str, roots: set[str]) -> bool:
+    up = posixpath.dirname(path)
+    while len(up) > 1:
+        if up in roots:
+            return True
+        up = posixpath.dirname(up)
+    return False
 
 
 class HostUsb:
@@ -53,22 +177,18 @@ class HostUsb:
         self.context = context or pyudev.Context()
 
     def records(self) -> list[UdevRecord]:
-        """Records of the USB subsystems and every ancestor (for `@` matches)."""
-        ttys = self.context.list_devices(subsystem="tty")
-        for pattern in USB_TTYS:
-            ttys = ttys.match_sys_name(pattern)  # sys names OR-ed, AND-ed with the subsystem
-        enumerators = [
-            self.context.list_devices(subsystem="usb"),
-            ttys,
-            self.context.list_devices(subsystem="net"),
-            self.context.list_devices(subsystem="usbmisc"),
-        ]
+        """Records of the USB subsystems and every ancestor of a root hub (for `@` matches)."""
         seen: dict[str, UdevRecord] = {}
         tops: list[pyudev.Device] = []
-        for device in (d for e in enumerators for d in e):
-            seen[device.device_path] = record_of(device)
-            if device.subsystem == "usb" and device.sys_name.startswith("usb"):
-                tops.append(device)  # a root hub: its controllers are not enumerated
+        for path in usb_sys_paths(self.context.sys_path):
+            try:
+                device = pyudev.Devices.from_sys_path(self.context, path)
+            except pyudev.DeviceNotFoundAtPathError:
+                continue  # unplugged while listing
+            record = record_of(device)
+            seen[record.devpath] = record
+            if record.subsystem == "usb" and record.sys_name.startswith("usb"):
+                tops.append(device)  # a root hub: its controllers are not listed
         for device in tops:
             node = device.parent
             while node is not None and node.device_path not in seen:

@@ -96,6 +96,9 @@ class UdevTree:
             yield node
             node = self.parent(node)
 
+    def children(self, record: UdevRecord) -> list[UdevRecord]:
+        return [self.records[p] for p in self._children.get(record.devpath, [])]
+
     def descendants(self, record: UdevRecord) -> Iterator[UdevRecord]:
         stack = list(reversed(self._children.get(record.devpath, [])))
         while stack:
@@ -308,8 +311,8 @@ def build_usb_device(tree: UdevTree, record: UdevRecord) -> UsbDevice:
     interfaces = sorted(
         (
             _interface(tree, r)
-            for r in tree.descendants(record)
-            if r.subsystem == "usb" and r.devtype == "usb_interface" and tree.parent(r) is record
+            for r in tree.children(record)  # a device's interfaces are its own children
+            if r.subsystem == "usb" and r.devtype == "usb_interface"
         ),
         key=lambda i: i.number,
     )
@@ -326,7 +329,7 @@ def build_usb_device(tree: UdevTree, record: UdevRecord) -> UsbDevice:
         product=a.get("product") or _unescape(p.get("ID_MODEL_ENC")) or p.get("ID_MODEL"),
         serial=a.get("serial") or p.get("ID_SERIAL_SHORT"),
         interfaces=tuple(interfaces),
-        properties=dict(p),
+        properties=p,  # as read: a lazy source's are then read only if listed
         num_interfaces=_int(a.get("bNumInterfaces")),
     )
 

@@ -87,9 +87,11 @@ class Testbed:
         self.tb.uevent(sys_path, action)
 
 
-def recording_of(records: Iterable[UdevRecord]) -> str:
-    """Records as a umockdev recording: the uevent's properties (udev's `ID_*` additions
-    excepted: a testbed has no udev database), the `dev` attribute, the driver link."""
+def recording_of(records: Iterable[UdevRecord], udev_properties: bool = False) -> str:
+    """Records as a umockdev recording: the uevent's properties, the `dev` attribute, the
+    driver link. udev's `ID_*` additions are left out (a testbed has no udev database)
+    unless `udev_properties`: then they ride in the uevent, as in fixtures/udev, so
+    pyudev reads as many properties per device as on a host where udev runs."""
     out = []
     for r in records:
         lines = [f"P: {r.devpath}"]
@@ -98,7 +100,7 @@ def recording_of(records: Iterable[UdevRecord]) -> str:
         lines += [
             f"E: {k}={v}"
             for k, v in r.properties.items()
-            if k != "DEVPATH" and not k.startswith(("ID_", "DEVLINKS"))
+            if k != "DEVPATH" and (udev_properties or not k.startswith(("ID_", "DEVLINKS")))
         ]
         lines += [f"A: {k}={v}" for k, v in r.attributes.items()]
         if r.properties.get("MAJOR"):
