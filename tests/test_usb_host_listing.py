@@ -25,7 +25,8 @@ pytestmark = [pytest.mark.real, needs_umockdev]
 SAME_AS_PYUDEV = """
 import json, pickle
 import pyudev
-from hil.usb.host import DeviceProperties, HostUsb, properties_of
+from hil.usb.host import DeviceAttributes, DeviceProperties, HostUsb, properties_of
+from hil.usb.match import NoMatch
 from hil.usb.testbed import Testbed
 
 tb = Testbed()
@@ -46,15 +47,35 @@ for r in records:
     if (properties_of(device) != want or looked_up != {**want, "NO_SUCH_KEY": None}
             or dict(lazy) != want or pickle.loads(pickle.dumps(lazy)) != want
             or dict(r.properties) != want or r.subsystem != device.subsystem
+            or dict(r.attributes) != dict(pickle.loads(pickle.dumps(DeviceAttributes(device))))
+            or r.attributes.get("dev") != (device.attributes.asstring("dev").strip()
+                                           if "dev" in device.attributes.available_attributes
+                                           else None)
             or r.devtype != device.device_type or r.driver != device.driver
             or r.devnode != device.device_node or r.devpath != device.device_path):
         mismatch.append(r.devpath)
-print(json.dumps({"paths": sorted(r.devpath for r in records), "mismatch": mismatch}))
+host = HostUsb(ctx)
+port = "platform-fd500000.pcie-pci-0000:01:00.0-usb-0:1.4"
+by_port = host.find({"@ID_PATH": port, "SUBSYSTEM": "tty", "DEVNAME": "/dev/ttyUSB2"})
+by_attr = host.find({"@ATTR{idProduct}": "0125", "SUBSYSTEM": "usbmisc"})
+own_attr = host.find({"ATTR{bInterfaceNumber}": "04", "DRIVER": "qmi_wwan"})
+try:
+    host.find({"@ATTR{idVendor}": "dead", "SUBSYSTEM": "tty"})
+    missed = None
+except NoMatch as e:
+    missed = str(e)
+print(json.dumps({"paths": sorted(r.devpath for r in records), "mismatch": mismatch,
+                  "found": [d.vid_pid for d in (by_port, by_attr, own_attr)], "missed": missed}))
 """
 
 
-def test_records_hold_what_pyudev_reads_and_only_usb_devices_and_their_ports():
-    out = python_under_testbed(SAME_AS_PYUDEV)
+@pytest.fixture(scope="module")
+def host_view():
+    return python_under_testbed(SAME_AS_PYUDEV)
+
+
+def test_records_hold_what_pyudev_reads_and_only_usb_devices_and_their_ports(host_view):
+    out = host_view
     assert out["mismatch"] == []
     names = [p.rsplit("/", 1)[-1] for p in out["paths"]]
     assert "lo" not in names and "ttyS0" not in names  # not below a USB device
@@ -63,6 +84,15 @@ def test_records_hold_what_pyudev_reads_and_only_usb_devices_and_their_ports():
     # the root hub's ancestors are there for `@` matches (controller, PCI bridge, platform)
     assert any(p.endswith("/0000:01:00.0") for p in out["paths"])
     assert any(p.endswith("/fd500000.pcie") for p in out["paths"])
+
+
+def test_host_matches_use_ancestor_keys_and_any_sysfs_attribute(host_view):
+    out = host_view
+    # a tty by the port its modem sits in; a cdc-wdm by its device's idProduct; an
+    # interface by its own bInterfaceNumber: each stands for the EC25
+    assert out["found"] == ["2c7c:0125"] * 3
+    assert "@ATTR{idVendor}: no ancestor has ATTR{idVendor} 'dead'" in out["missed"]
+    assert "'2c7c'" in out["missed"] and "'1a86'" in out["missed"]  # what was there instead
 
 
 def test_hil_devices_on_a_bus_of_nested_hubs_finds_every_modem_at_its_port(hil_cmd, tmp_path):
@@ -97,3 +127,49 @@ def test_hil_devices_on_a_bus_of_nested_hubs_finds_every_modem_at_its_port(hil_c
     assert rows[4]["net"] == ["wwan4"] and rows[4]["drivers"] == ["option", "qmi_wwan"]
     assert rows[8]["net"] == ["eth4"]
     assert rows[0]["id_path"] == PORT.format("1.1.1.1")
+
+
+FOLLOW = """
+import json, time
+import pyudev
+from hil.usb.host import HostUsb
+from hil.usb.testbed import Testbed
+
+HUB = "/sys/devices/platform/scb/fd500000.pcie/pci0000:00/0000:00:00.0/0000:01:00.0/usb1/1-1"
+tb = Testbed()
+tb.load("fixtures/udev/pi4-usb-hub.umockdev", "fixtures/udev/e3372h-storage.umockdev",
+        "fixtures/udev/ec25-qmi.umockdev")
+ctx = pyudev.Context()
+host = HostUsb(ctx)
+records = {r.devpath: r for r in host.records()}
+monitor = pyudev.Monitor.from_netlink(ctx)
+for subsystem in ("usb", "tty", "net", "usbmisc"):
+    monitor.filter_by(subsystem)
+monitor.start()
+tb.unplug(HUB + "/1-1.3")                              # the modeswitch: storage leaves,
+tb.plug("fixtures/udev/e3372h-hilink.umockdev")         # the modem comes back
+tb.unplug(HUB + "/1-1.4/1-1.4:1.4/net/wwan0")           # a port goes away alone
+tb.tb.add_from_string("P: /devices/platform/serial8250/tty/ttyS1\\nE: SUBSYSTEM=tty\\n"
+                      "E: DEVNAME=/dev/ttyS1\\nA: dev=4:65\\n")   # not USB
+tb.uevent(HUB + "/1-1.4", "change")
+events = []
+while (e := monitor.poll(timeout=0.5)) is not None:
+    events.append(e)
+host._follow(records, events)
+fresh = {r.devpath: r for r in host.records()}
+def view(rs):
+    return {p: [r.subsystem, r.devtype, r.driver, r.devnode,
+                {k: v for k, v in r.properties.items() if k not in ("ACTION", "SEQNUM")}]
+            for p, r in sorted(rs.items())}
+print(json.dumps({"events": len(events), "followed": view(records), "listed": view(fresh)}))
+"""
+
+
+def test_following_events_gives_the_records_a_new_listing_gives():
+    """wait_for reads only what events name: the result must be what a listing reads."""
+    out = python_under_testbed(FOLLOW)
+    assert out["events"] >= 8
+    assert out["followed"] == out["listed"]
+    names = [p.rsplit("/", 1)[-1] for p in out["followed"]]
+    assert "eth1" in names and "1-1.3:1.2" in names  # the modem after its switch
+    assert "wwan0" not in names and "ttyS1" not in names

@@ -17,7 +17,6 @@ subsystem, devtype, driver and node come from them (udev puts them there).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import posixpath
 import time
@@ -40,28 +39,21 @@ SYSFS_LISTS = {
     "net": "class/net",
     "usbmisc": "class/usbmisc",
 }
-#: sysfs attributes of a usb_device worth a read: the uevent properties carry ids,
-#: bus/device numbers and interface classes already (udev exports carry only those)
-ATTRIBUTES = ("bNumInterfaces", "manufacturer", "product", "serial")
 
 
 def record_of(device: pyudev.Device) -> UdevRecord:
-    """A pyudev device as a `UdevRecord` (sysfs attributes read for USB devices only).
+    """A pyudev device as a `UdevRecord`.
 
     udev sets DEVPATH, SUBSYSTEM, DEVTYPE, DRIVER and DEVNAME among the
     properties; those few are looked up, the rest only when someone lists them
-    (`DeviceProperties`)."""
+    (`DeviceProperties`). Sysfs attributes are read when asked for
+    (`DeviceAttributes`: any `ATTR{name}` of a match, on any record)."""
     props = DeviceProperties(device)
     subsystem = props.get("SUBSYSTEM") or device.subsystem
     devtype = props.get("DEVTYPE")
     driver = props.get("DRIVER")
     if driver is None and subsystem == "usb":
         driver = device.driver  # the driver link, should a source leave DRIVER out
-    attrs: dict[str, str] = {}
-    if devtype == "usb_device":
-        for name in ATTRIBUTES:
-            with contextlib.suppress(KeyError, UnicodeDecodeError, OSError):
-                attrs[name] = device.attributes.asstring(name).strip()
     return UdevRecord(
         devpath=props.get("DEVPATH") or device.device_path,
         subsystem=subsystem,
@@ -69,7 +61,7 @@ def record_of(device: pyudev.Device) -> UdevRecord:
         driver=driver,
         devnode=props.get("DEVNAME"),
         properties=props,
-        attributes=attrs,
+        attributes=DeviceAttributes(device),
     )
 
 
@@ -115,6 +107,43 @@ class DeviceProperties(Mapping[str, str]):
 
     def __reduce__(self):  # pickles (and deep-copies) as the plain dict it stands for
         return (dict, (self._load(),))
+
+
+class DeviceAttributes(Mapping[str, str]):
+    """A pyudev device's sysfs attributes, each read (stripped) at its first use.
+
+    Read later than the properties: an attribute of a device unplugged since
+    reads as missing. Listing them names what libudev finds in the device's
+    directory; values that are not text (binary descriptors) are left out."""
+
+    __slots__ = ("_device", "_read")
+
+    def __init__(self, device: pyudev.Device) -> None:
+        self._device = device
+        self._read: dict[str, str | None] = {}
+
+    def __getitem__(self, name: str) -> str:
+        if name not in self._read:
+            try:
+                self._read[name] = self._device.attributes.asstring(name).strip()
+            except (KeyError, UnicodeDecodeError, OSError):
+                self._read[name] = None
+        value = self._read[name]
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return (n for n in sorted(self._device.attributes.available_attributes) if n in self)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+    def __reduce__(self):  # pickles (and deep-copies) as the plain dict it stands for
+        return (dict, (dict(self),))
 
 
 def properties_of(device: pyudev.Device) -> dict[str, str]:
@@ -219,7 +248,10 @@ class HostUsb:
         """Block until the matched device is present (in `mode`, if given), or gone.
 
         The monitor starts before the first look, so an event between the look
-        and the wait cannot be lost. Raises `WaitTimeout` naming what was seen.
+        and the wait cannot be lost. After the first look only the devices the
+        events name are read again (`_follow`): on a bus of hundreds of devices
+        an event costs a few reads, not a listing. Raises `WaitTimeout` naming
+        what was seen.
         """
         match = Match.of(match)
         monitor = pyudev.Monitor.from_netlink(self.context)
@@ -230,7 +262,8 @@ class HostUsb:
         deadline = time.monotonic() + timeout
         history: list[str] = []
         try:
-            report = match_usb(self.tree(), match)
+            records = {r.devpath: r for r in self.records()}
+            report = match_usb(UdevTree(records.values()), match)
             while True:
                 done, result = satisfied(report, mode, gone)
                 if done:
@@ -241,12 +274,41 @@ class HostUsb:
                 event = monitor.poll(timeout=remaining)
                 if event is None:
                     continue
-                history.append(f"{event.action} {event.sys_name}")
                 # drain what is queued: a re-enumeration is a burst of events
-                history.extend(f"{e.action} {e.sys_name}" for e in _drain(monitor))
-                report = match_usb(self.tree(), match)
+                events = [event, *_drain(monitor)]
+                history.extend(f"{e.action} {e.sys_name}" for e in events)
+                self._follow(records, events)
+                report = match_usb(UdevTree(records.values()), match)
         finally:
             del monitor  # close the socket now, not when a traceback lets go of this frame
+
+    def _follow(self, records: dict[str, UdevRecord], events: list[pyudev.Device]) -> None:
+        """Bring `records` up to date with udev events, in their order: a removed
+        device leaves with everything below it; any other event's device is read
+        again from sysfs (so the records hold what sysfs holds, as a listing would)."""
+        for event in events:
+            path = event.device_path
+            if event.action == "move" and event.properties.get("DEVPATH_OLD"):
+                _drop(records, event.properties["DEVPATH_OLD"])
+            if event.action == "remove":
+                _drop(records, path)
+                continue
+            if event.subsystem == "usb" and event.sys_name.startswith("usb"):
+                records.update((r.devpath, r) for r in self.records())  # a new bus
+                continue
+            try:
+                record = record_of(pyudev.Devices.from_sys_path(self.context, event.sys_path))
+            except pyudev.DeviceNotFoundAtPathError:
+                _drop(records, path)  # gone again already: its remove event follows
+                continue
+            usb = {"/sys" + p for p, r in records.items() if r.subsystem == "usb"}
+            if record.subsystem == "usb" or _under(record.sys_path, usb):
+                records[record.devpath] = record
+
+
+def _drop(records: dict[str, UdevRecord], devpath: str) -> None:
+    for path in [p for p in records if p == devpath or p.startswith(devpath + "/")]:
+        del records[path]
 
 
 def _drain(monitor: pyudev.Monitor) -> Iterable[pyudev.Device]:
