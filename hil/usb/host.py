@@ -2,8 +2,9 @@
 
 Discovery reads pyudev `Device`s into the shared model (`UdevTree`);
 `HostUsb.wait_for()` blocks on a pyudev `Monitor` (the netlink socket, via
-`poll`) and re-reads the port only when an event for it arrives — no polling
-loop, so it returns within milliseconds of the event that completes the wait.
+`poll`) and, when events arrive, reads again only the devices they name — no
+polling loop, so it returns within milliseconds of the event that completes
+the wait, however many devices the bus holds.
 
 Why discovery lists sysfs itself instead of `Context.list_devices()`: libudev's
 enumerator builds every device of the scanned directories to filter them, and
@@ -11,8 +12,9 @@ pyudev's iterator then builds each one again from its path — two devices per
 record, half of the time of `hil devices` on a large bus (bench/usb.py). The
 directories libudev would scan are listed here (`/sys/bus/usb/devices`, the
 tty/net/usbmisc classes), only what sits below a USB device is kept, and each
-is built once with `Devices.from_sys_path`; its properties are read once, and
-subsystem, devtype, driver and node come from them (udev puts them there).
+is built once with `Devices.from_sys_path`. Of its properties only the few the
+model needs are looked up (udev puts subsystem, devtype, driver and node among
+them); the rest, and sysfs attributes, are read when someone asks.
 """
 
 from __future__ import annotations
