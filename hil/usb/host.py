@@ -288,23 +288,34 @@ class HostUsb:
         """Bring `records` up to date with udev events, in their order: a removed
         device leaves with everything below it; any other event's device is read
         again from sysfs (so the records hold what sysfs holds, as a listing would)."""
+        usb: set[str] | None = None  # sysfs paths of the USB records, for ports below them
         for event in events:
             path = event.device_path
             if event.action == "move" and event.properties.get("DEVPATH_OLD"):
                 _drop(records, event.properties["DEVPATH_OLD"])
+                usb = None
             if event.action == "remove":
                 _drop(records, path)
+                usb = None
                 continue
             if event.subsystem == "usb" and event.sys_name.startswith("usb"):
                 records.update((r.devpath, r) for r in self.records())  # a new bus
+                usb = None
                 continue
             try:
                 record = record_of(pyudev.Devices.from_sys_path(self.context, event.sys_path))
             except pyudev.DeviceNotFoundAtPathError:
                 _drop(records, path)  # gone again already: its remove event follows
+                usb = None
                 continue
-            usb = {"/sys" + p for p, r in records.items() if r.subsystem == "usb"}
-            if record.subsystem == "usb" or _under(record.sys_path, usb):
+            if record.subsystem == "usb":
+                records[record.devpath] = record
+                if usb is not None:
+                    usb.add(record.sys_path)
+                continue
+            if usb is None:
+                usb = {r.sys_path for r in records.values() if r.subsystem == "usb"}
+            if _under(record.sys_path, usb):
                 records[record.devpath] = record
 
 
