@@ -20,7 +20,9 @@ from collections.abc import Iterator
 import pytest
 
 from hil.board import Board
-from hil.board.cellular import BOOT_CONNECTIONS, NMCLI, Cellular, CellularError
+from hil.board.cellular import NMCLI, Cellular, CellularError
+from hil.board.files import write_boot_files
+from hil.bootfs.layout import BootFile
 from hil.console import ShellSession
 from hil.lab.models import ModemConfig
 from hil.netconfig.builders import gsm
@@ -41,6 +43,14 @@ def cell(shell: ShellSession, modem: ModemConfig) -> Iterator[Cellular]:
         c.shell.close()
 
 
+def power_cycle(request: pytest.FixtureRequest, board: Board, cell: Cellular) -> None:
+    """Cycle the board's power and log in again on a console that keeps writing the
+    test's own transcript (the evidence, and what a replay of the test answers from)."""
+    cell.shell.close()
+    board.power_cycle(wait=False)
+    cell.shell = board.open_shell(transcript=getattr(request.node, "hil_transcript", None))
+
+
 def gsm_keyfile(modem: ModemConfig) -> str:
     """The doc's cellular example with the lab's APN and credentials."""
     return gsm(
@@ -53,15 +63,8 @@ def gsm_keyfile(modem: ModemConfig) -> str:
     ).dump()
 
 
-def write_file(shell: ShellSession, path: str, text: str) -> None:
-    """A small text file over the console: printf repeats its format for each line."""
-    lines = " ".join(shlex.quote(line) for line in text.splitlines())
-    r = shell.run(f"printf '%s\\n' {lines} > {shlex.quote(path)} && chmod 600 {shlex.quote(path)}")
-    assert r.exit_code == 0, f"cannot write {path}: {r.output}"
-
-
 @pytest.fixture
-def cellular_only(board: Board, cell: Cellular) -> Iterator[None]:
+def cellular_only(request: pytest.FixtureRequest, board: Board, cell: Cellular) -> Iterator[None]:
     """Ethernet and WiFi out of the way for the test, so data really goes over cellular.
     Afterwards: the connection removed, the board's other links back, and a modem
     that fell off the bus brought back as a lab does it, by cycling the power."""
@@ -74,9 +77,7 @@ def cellular_only(board: Board, cell: Cellular) -> Iterator[None]:
         for dev in ("eth0", "wlan0"):
             cell.run(f"{NMCLI} device connect {dev}")
         if cell.at_port() is None:
-            cell.shell.close()
-            board.power_cycle(wait=True)
-            cell.shell = board.open_shell()
+            power_cycle(request, board, cell)
 
 
 def check_data_path(cell: Cellular, modem: Modem) -> Modem:
@@ -220,13 +221,19 @@ def test_gsm_connection_at_runtime(cell: Cellular, cellular_only: None) -> None:
 
 @pytest.mark.faults(*MODEM_FAULTS, *SIM_FAULTS, *DATA_FAULTS)
 def test_gsm_connection_from_boot_partition(
-    board: Board, cell: Cellular, modem: ModemConfig, cellular_only: None
+    request: pytest.FixtureRequest,
+    board: Board,
+    cell: Cellular,
+    modem: ModemConfig,
+    cellular_only: None,
 ) -> None:
     """The doc's cellular file in the boot partition connects after a reboot."""
-    write_file(cell.shell, f"{BOOT_CONNECTIONS}/{FILENAME}", gsm_keyfile(modem))
-    cell.shell.close()
-    board.power_cycle(wait=True)
-    cell.shell = board.open_shell()
+    secrets = tuple(s for s in (modem.password, modem.pin) if s)
+    keyfile = BootFile(
+        f"system-connections/{FILENAME}", gsm_keyfile(modem).encode(), 0o600, secrets
+    )
+    write_boot_files(cell.shell, [keyfile])
+    power_cycle(request, board, cell)
     for dev in ("eth0", "wlan0"):
         cell.run(f"{NMCLI} device disconnect {dev}")
     m = cell.find()

@@ -44,18 +44,6 @@ def _replay(hil_cmd: list[str], transcripts: Path, tmp: Path, *extra: str) -> tu
     return json.loads(outcomes.read_text()), proc.stdout
 
 
-#: tests whose replay does not match yet, with the reason (open work of issue 12)
-NOT_YET_REPLAYED = {
-    # after its power cycle it reopens a shell without the test's transcript
-    # (`board.open_shell()`): what it asks then is in no recording
-    "suites/test_cellular.py::test_gsm_connection_from_boot_partition",
-}
-
-
-def _replayable(outcomes: dict) -> dict:
-    return {k: v for k, v in outcomes.items() if k.split("[")[0] not in NOT_YET_REPLAYED}
-
-
 #: The hotspot suite's test client is the lab's station (the sim server's control
 #: socket, or a WiFi interface of the lab host), not a command on the board: a
 #: recording does not hold what it saw, so a replay has no client and skips it.
@@ -82,8 +70,7 @@ def test_replay_of_a_recorded_sim_run_gives_the_same_verdicts(
     assert "hil-lab-passphrase" not in (transcripts / "pi4-a" / "board.yaml").read_text()
     assert recorded_tests(transcripts)
     replayed, _ = _replay(hil_cmd, transcripts, tmp_path, *[f"--lab-fault={f}" for f in faults])
-    assert _replayable(replayed) == _replayable(recorded)
-    assert _replayable(recorded), "nothing left to compare"
+    assert replayed == recorded
 
 
 def test_a_command_not_in_the_recording_is_a_clear_error(
