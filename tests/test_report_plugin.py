@@ -69,7 +69,7 @@ def test_modem_tests_carry_modem_and_vid_pid(run: Path) -> None:
     assert e3372["modem"] == ["Huawei E3372"]
     # read from the board's udev by the modem's port: in modem mode, after the switch
     # from the storage-mode id the lab config gives (12d1:1f01)
-    assert e3372["vid_pid"] == ["12d1:14dc"]
+    assert e3372["vid_pid"] == ["12d1:1506"]
     ec25 = labels(rs["test_modem_answers[pi3-b]"])
     assert (ec25["modem"], ec25["vid_pid"]) == (["Quectel EC25"], ["2c7c:0125"])
     assert "modem" not in labels(rs["test_dns_resolves[pi4-a]"])

@@ -73,7 +73,7 @@ def test_a_stuck_modem_is_reported_with_what_the_board_shows(lab):
         # fault lifted: a replug switches as usual, and wait_for follows the new PID
         board.lab.usb_port("e3372", "replug")
         modem = usb.wait_for(E3372, mode="modem", timeout=10)  # raises when it does not come
-        assert modem.vid_pid == "12d1:14dc"
+        assert modem.vid_pid == "12d1:1506"
 
 
 @pytest.mark.real
@@ -129,7 +129,7 @@ def test_a_lab_modem_missing_from_its_port_is_named(lab):
     with board.open_shell() as sh:
         usb = BoardUsb(sh, board.name)
         usb.wait_for(E3372, mode="modem", timeout=10)
-        assert usb.modem(lab.board("pi4-a").modems[0]).vid_pid == "12d1:14dc"
+        assert usb.modem(lab.board("pi4-a").modems[0]).vid_pid == "12d1:1506"
         with pytest.raises(NoMatch) as e:
             usb.modem(config)
     first = str(e.value).splitlines()[0]

@@ -69,9 +69,13 @@ def db() -> ModeswitchDb:
     return ModeswitchDb.load()
 
 
+#: a 12d1:1f01 stick the lab does not name (its firmware unknown): it goes where the
+#: database says, the HiLink network card
+UNNAMED_1F01 = [{"name": "e3372", "vid_pid": "12d1:1f01", "usb_path": E3372_PORT}]
+
+
 def test_e3372_appears_in_storage_mode_and_switches_to_a_target_of_the_real_database(db):
-    lab = load_lab(SIM_LAB, env={})
-    bus = usb_bus(world_of(lab.board("pi4-a")))
+    bus = usb_bus(world_of(board(UNNAMED_1F01)))
     settle(bus, "e3372", "modem")
     m = bus.modem("e3372")
     products = [
@@ -122,8 +126,7 @@ def test_ec25_needs_no_switch_and_has_qmi_and_four_serial_ports():
 
 
 def test_the_tools_agree_with_the_bus():
-    lab = load_lab(SIM_LAB, env={})
-    w = world_of(lab.board("pi4-a"))
+    w = world_of(board(UNNAMED_1F01))
     bus = usb_bus(w)
     settle(bus, "e3372", "modem")
     sh = Sh(w)
@@ -169,14 +172,52 @@ def test_stuck_in_storage_mode_fault(db):
     settle(bus, "e3372", "modem")
 
 
+def test_the_lab_named_e3372_comes_back_as_its_stick_firmware_and_modemmanager_agrees(db):
+    """pi4-a names its 12d1:1f01 a Huawei E3372 (stick firmware): after Huawei's switch
+    message it is 12d1:1506 — not on the database's target list, as on real sticks —
+    and ModemManager's ports are the bus's ttys, cdc-wdm and net interface."""
+    from hil.probes.mmcli import parse_modem
+
+    w = world_of(load_lab(SIM_LAB, env={}).board("pi4-a"))
+    bus = usb_bus(w)
+    settle(bus, "e3372", "modem")
+    m = bus.modem("e3372")
+    assert (m.vid_pid, m.switched_to) == ("12d1:1506", "12d1:1506")
+    assert m.pid not in db.lookup("12d1", "1f01").target_products
+    time.sleep(bus.real_seconds(3))  # ModemManager's probe
+    out, status = Sh(w)("mmcli -m 0 -K")
+    assert status == 0, out
+    modem = parse_modem(out)
+    assert sorted(p.name for p in modem.ports) == sorted(
+        [t.removeprefix("/dev/") for t in m.ttys + m.wdm] + m.net
+    )
+    assert modem.primary_port == "cdc-wdm0" and modem.drivers == ["option", "huawei_cdc_ncm"]
+    assert modem.device == f"/sys{m.devpath}"
+    out, _ = Sh(w)("dmesg")
+    assert "usb 1-1.3: New USB device found, idVendor=12d1, idProduct=1f01" in out
+    assert "usb 1-1.3: New USB device found, idVendor=12d1, idProduct=1506" in out
+
+
 def test_modem_reenumerates_fault_drops_and_brings_back_the_modem_at_its_port():
+    """Under load: a data session on the modem, then the fault power-cycles its port,
+    and ModemManager loses it with the bus."""
     lab = load_lab(SIM_LAB, env={})
     w = world_of(lab.board("pi3-b"))
     bus = usb_bus(w)
     m = bus.modem("ec25")
     first = m.devnum
+    sh = Sh(w)
+    time.sleep(bus.real_seconds(3))
+    out, status = sh(
+        "mmcli -m 0 --simple-connect=apn=giffgaff.com,user=giffgaff,password=password"
+    )
+    assert status == 0, out
     w.set_fault("modem-reenumerates", True)
-    settle(bus, "ec25", "absent")
+    deadline = time.monotonic() + 5
+    while m.mode != "absent":  # ModemManager's model notices the load when it looks
+        assert time.monotonic() < deadline, "the modem never left the bus"
+        sh("mmcli -L -K")
+    assert sh("mmcli -m 0 -K")[1] == 1
     settle(bus, "ec25", "modem")
     assert m.devnum > first and m.id_path == "platform-3f980000.usb-usb-0:1.2"
     actions = [(e.action, e.devpath.rsplit("/", 1)[1]) for e in bus.events if e.subsystem == "net"]

@@ -8,7 +8,16 @@ usb-modeswitch-data database and udev rules (`hil.usb.modeswitch`) — switches
 it to a target PID from its entry's list, and it re-enumerates at the same
 port as the modem-mode device (interfaces, drivers, ttys, net interfaces,
 cdc-wdm ports as the real device has them: `PROFILES`). A Quectel EC25 needs
-no switch.
+no switch. Where the lab names the modem's model (`modems:`), the device comes
+back as what that hardware is (`hil.sim.modem.catalog`: the E3372's stick
+firmware answers Huawei's switch message as `12d1:1506`, whatever the
+database's target list says) — the device decides, not usb_modeswitch.
+
+The bus is the one source of truth for the modem's presence: `lsusb`,
+`udevadm`, `/sys`, `usb_modeswitch`, the kernel log (`dmesg`) and
+ModemManager's model (`hil.sim.modem`) all read it, so a re-enumeration, a
+modem dropping off the bus or one stuck in storage mode looks the same to
+every tool.
 
 Time is the world's compressed clock: the bus keeps a schedule of what
 happens when (switch, re-enumeration), applied lazily by `advance()`, which
@@ -25,9 +34,9 @@ API for the rest of the sim (ModemManager's model, suites' lab side):
     bus.records() / bus.export_db()      # udev's view (UdevRecords / export text)
 
 Faults: `modem-stuck-in-storage-mode` (usb_modeswitch's message is sent and
-acknowledged, the device never leaves storage mode) and `modem-reenumerates`
-(while on, each modem drops off the bus every `REENUMERATE_EVERY` world
-seconds and comes back `REENUMERATE_GAP` later with a new device number).
+acknowledged, the device never leaves storage mode). The faults that take a
+modem off the bus under load (`modem-reenumerates`, `modem-drops-off-bus`)
+are ModemManager's model's: it unplugs and replugs the modem here.
 """
 
 from __future__ import annotations
@@ -41,6 +50,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from hil.probes.udevadm import UdevRecord
+from hil.sim.modem.catalog import ModemHardware, find
 from hil.usb.modeswitch import ModeswitchDataMissing, ModeswitchDb, ModeswitchEntry
 
 if TYPE_CHECKING:
@@ -50,13 +60,11 @@ if TYPE_CHECKING:
 #: world seconds from enumeration in storage mode to udev running usb_modeswitch
 SWITCH_AFTER = 2.0
 #: world seconds a switched device stays off the bus before it re-enumerates
-REENUMERATE_AFTER = 2.5
-#: with `modem-reenumerates`: period and off-bus gap, world seconds
-REENUMERATE_EVERY = 20.0
-REENUMERATE_GAP = 4.0
+REENUMERATE_AFTER = 1.0
 
 STUCK = "modem-stuck-in-storage-mode"
-REENUMERATES = "modem-reenumerates"
+#: the kernel's ring buffer, as `dmesg` prints it
+DMESG = "/var/log/dmesg"
 
 
 # -- what the devices look like (the same facts as fixtures/udev, see SOURCES.md) ------------
@@ -221,6 +229,47 @@ def _generic_modem(vid: str, pid: str) -> Profile:
     )
 
 
+def hardware_profile(hw: ModemHardware) -> Profile:
+    """A catalog modem the sim has no recorded descriptors of, as its ports imply:
+    one interface per tty (option), a QMI or NCM function per cdc-wdm + net pair,
+    a CDC ECM function for a bare net port."""
+    functions: list[Function] = []
+    ttys = [(n, t) for n, t in hw.ports if n.startswith("tty")]
+    primary = hw.primary_port if hw.primary_port.startswith("tty") else None
+    for name, kind in ttys:
+        if kind == "at":
+            tag = "AT_PRIMARY" if name == (primary or ttys[0][0]) else "AT_SECONDARY"
+        else:
+            tag = {"gps": "GPS", "ignored": "QCDM", "qcdm": "QCDM"}.get(kind)
+        functions.append(_option(tag))
+    wdm = next((t for n, t in hw.ports if n.startswith("cdc-wdm")), None)
+    net = next((n for n, t in hw.ports if t == "net"), None)
+    if wdm == "qmi":
+        functions.append(Function(255, 255, 255, "qmi_wwan", port="wdm+net"))
+    elif wdm is not None:
+        functions.append(Function(2, 13, 0, "huawei_cdc_ncm", port="wdm+net"))
+        functions.append(Function(10, 0, 2, "huawei_cdc_ncm"))
+    elif net is not None:
+        prefix = net.rstrip("0123456789")
+        functions.append(Function(2, 6, 0, "cdc_ether", port="net", net_prefix=prefix))
+        functions.append(Function(10, 0, 0, "cdc_ether"))
+    return Profile(
+        hw.vendor_id,
+        hw.product_id,
+        "0000",
+        0,
+        hw.manufacturer,
+        hw.mm_model,
+        None,
+        tuple(functions),
+        model=hw.model,
+    )
+
+
+def _known(hw: ModemHardware) -> Profile:
+    return PROFILES.get(hw.vid_pid) or hardware_profile(hw)
+
+
 # -- the board's USB topology -----------------------------------------------------------
 
 
@@ -354,6 +403,10 @@ class SimUsbModem:
     ports: list[Port] = field(default_factory=list)
     enumerated_at: float = 0.0
     switched_to: str | None = None
+    #: what the device comes back as after a switch, when the lab names its model
+    hint: Profile | None = None
+    #: counts every enumeration on this bus (never reset): who saw which one
+    serial: int = 0
 
     @property
     def present(self) -> bool:
@@ -426,6 +479,7 @@ class UsbBus:
         self._order = 0
         self._listeners: list[Callable[[UsbEvent], None]] = []
         self._next_devnum = 3
+        self._serial = 0
         self.modems: list[SimUsbModem] = [
             self._place(i, m) for i, m in enumerate(world.spec.modems)
         ]
@@ -460,6 +514,13 @@ class UsbBus:
         devpath = f"{topo.controller}/usb1/" + "/".join(chain)
         vid, pid = spec.vid_pid.split(":")
         profile = PROFILES.get(spec.vid_pid)
+        model = next((m.model for m in self.world.board.modems if m.name == spec.name), None)
+        hw = find(spec.vid_pid, model)
+        hint = None
+        if hw is not None and hw.vid_pid == spec.vid_pid:
+            profile = profile or _known(hw)
+        elif hw is not None and model and hw.model.lower() == model.lower():
+            hint = _known(hw)  # a named storage-mode stick: it comes back as its hardware
         storage_like = (profile is not None and all(f.cls == 8 for f in profile.functions)) or (
             profile is None and self.db is not None and self.db.switchable(vid, pid)
         )
@@ -470,7 +531,7 @@ class UsbBus:
             storage = None
             modem_profile = profile or _generic_modem(vid, pid)
         return SimUsbModem(
-            spec.name, spec, port, id_path, sys_name, devpath, storage, modem_profile
+            spec.name, spec, port, id_path, sys_name, devpath, storage, modem_profile, hint=hint
         )
 
     def modem(self, name: str) -> SimUsbModem:
@@ -509,6 +570,7 @@ class UsbBus:
             self._schedule.clear()
             self.events.clear()
             self._next_devnum = 3
+            self.world.fs.write(DMESG, "")  # the kernel's ring buffer starts anew
             self.sysfs.reset(self._topology_records())
             for m in self.modems:
                 m.mode, m.ports, m.switched_to = "absent", [], None
@@ -520,36 +582,19 @@ class UsbBus:
         """Apply everything scheduled up to now (and the fault that re-enumerates modems)."""
         with self._cond:
             now = self.now()
-            self._reenumeration_fault(now)
             while self._schedule and self._schedule[0][0] <= now:
                 when, _, action, modem = self._schedule.pop(0)
                 self._apply(action, modem, when)
-                self._reenumeration_fault(now)
 
     def next_due(self) -> float | None:
         with self._cond:
-            self._reenumeration_fault(self.now())
             return self._schedule[0][0] if self._schedule else None
-
-    def _reenumeration_fault(self, now: float) -> None:
-        if not self.world.fault(REENUMERATES):
-            return
-        for m in self.modems:
-            pending = any(s[3] is m for s in self._schedule)
-            if m.mode == "modem" and not pending:
-                self._at(max(now, m.enumerated_at + REENUMERATE_EVERY), "drop", m)
 
     def _apply(self, action: str, modem: SimUsbModem, when: float) -> None:
         if action == "udev-modeswitch":
             if modem.mode == "storage" and self._udev_would_switch(modem):
                 self._switch(modem, when)
-        elif action == "enumerate-target":
-            self._enumerate(modem, when)
-        elif action == "drop":
-            if modem.mode == "modem":
-                self._remove(modem, when)
-                self._at(when + REENUMERATE_GAP, "enumerate-target", modem)
-        elif action == "plug":
+        elif action in ("enumerate-target", "plug") and not modem.present:
             self._enumerate(modem, when)
 
     # -- what udev and usb_modeswitch do ------------------------------------------------
@@ -570,6 +615,8 @@ class UsbBus:
     def _target(self, modem: SimUsbModem, entry: ModeswitchEntry | None) -> Profile:
         """The modem-mode profile: the first target of the database entry the sim knows."""
         assert modem.storage is not None
+        if modem.hint is not None:
+            return modem.hint
         if entry is None:
             return _generic_modem(modem.storage.vid, modem.storage.pid)
         vendor = entry.target_vendor or entry.vendor
@@ -639,18 +686,49 @@ class UsbBus:
             modem.mode = "modem"
         modem.devnum = self._next_devnum
         self._next_devnum += 1
+        self._serial += 1
+        modem.serial = self._serial
         modem.enumerated_at = when
         modem.ports = self._allocate_ports(modem)
+        self._kernel_log(when, modem, "add")
         for record in self._modem_records(modem):
             self._emit(when, "add", record)
         self._emit(when, "bind", self._usb_device_record(modem))
 
     def _remove(self, modem: SimUsbModem, when: float) -> None:
         records = self._modem_records(modem)
+        self._kernel_log(when, modem, "remove")
         modem.mode = "absent"
         modem.ports = []
         for record in reversed(records):
             self._emit(when, "remove", record)
+
+    def _kernel_log(self, when: float, modem: SimUsbModem, action: str) -> None:
+        """The kernel's lines about the device (`dmesg`), as the USB core prints them."""
+        p = modem.profile
+        if p is None:
+            return
+        dev = f"usb {modem.sys_name}"
+        if action == "add":
+            bcd = f"{int(p.bcd[:2], 16)}.{p.bcd[2:]}"
+            lines = [
+                f"{dev}: new high-speed USB device number {modem.devnum} using {self._hcd()}",
+                f"{dev}: New USB device found, idVendor={p.vid}, idProduct={p.pid}, "
+                f"bcdDevice={bcd:>5}",
+                f"{dev}: New USB device strings: Mfr=1, Product=2, "
+                f"SerialNumber={3 if p.serial else 0}",
+                f"{dev}: Product: {p.product}",
+                f"{dev}: Manufacturer: {p.manufacturer}",
+            ]
+            if p.serial:
+                lines.append(f"{dev}: SerialNumber: {p.serial}")
+        else:
+            lines = [f"{dev}: USB disconnect, device number {modem.devnum}"]
+        log = "".join(f"[{when:12.6f}] {line}\n" for line in lines)
+        self.world.fs.append(DMESG, log.encode())
+
+    def _hcd(self) -> str:
+        return "xhci_hcd" if self.topology is PI4 else "dwc_otg"
 
     def _allocate_ports(self, modem: SimUsbModem) -> list[Port]:
         """Lowest free ttyUSB/cdc-wdm/wwan numbers, as the kernel hands them out."""

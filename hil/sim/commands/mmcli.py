@@ -225,8 +225,8 @@ def _device_id(unit: ModemUnit) -> str:
 
 
 def _sysfs(unit: ModemUnit) -> str:
-    port = unit.usb_path.rsplit("-usb-0:", 1)[-1]
-    return f"/sys/devices/platform/soc/usb1/1-{port}"
+    """The USB device's sysfs path, as udev and the bus have it."""
+    return f"/sys{unit.usb.devpath}"
 
 
 def bearer_pairs(mm: ModemManager, b: Bearer) -> list[tuple[str, Value]]:

@@ -32,7 +32,7 @@ def install(world: World) -> ModemManager:
     world.service_probes["ModemManager"] = lambda: mm.running
     world.boot_hooks.append(lambda w: mm.boot())
     world.fault_checks["modem-stuck-in-storage-mode"] = lambda: any(
-        u.hardware.storage_pid for u in mm.units
+        u.usb.storage is not None for u in mm.units
     )
     for fault in ("sim-missing", "sim-locked", "wrong-apn", "no-registration", "weak-signal"):
         world.fault_checks[fault] = lambda: bool(mm.units)

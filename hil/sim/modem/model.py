@@ -1,14 +1,18 @@
 """The simulated ModemManager: modems on the USB bus, their SIM, registration and bearers.
 
 Time is lazy, as in the NetworkManager model: every modem keeps the world
-time of its events (plugged in, switched out of storage mode, enabled, bearer
-connected) and its state is computed from them, the SIM and the lab faults
-whenever someone looks (`tick()`). What ModemManager does in that time:
+time of its events (enabled, bearer connected) and its state is computed from
+them, the SIM and the lab faults whenever someone looks (`tick()`). Whether
+the modem is there at all is the board's USB bus's business (`hil.sim.usb`,
+the one source of truth that `lsusb`, `udevadm` and `usb_modeswitch` read
+too): a modem with a storage mode enumerates as a CD-ROM first, udev's
+usb_modeswitch switches it (never under `modem-stuck-in-storage-mode`) and it
+re-enumerates at the same port with its modem-mode id and ports. What
+ModemManager does with what the bus shows:
 
-- a modem with a storage mode enumerates as a CD-ROM first; usb_modeswitch
-  switches it after `SWITCH_SECONDS` (never under `modem-stuck-in-storage-mode`)
-  and it re-enumerates at the same port with its modem-mode id;
-- ModemManager probes its ports for `PROBE_SECONDS`, then exports it as
+- every enumeration in modem mode is a new device: ModemManager probes its
+  ports (the bus's ttys, cdc-wdm and net interfaces, with their udev tags)
+  for `PROBE_SECONDS`, then exports it as
   `/org/freedesktop/ModemManager1/Modem/N` (N counts up with every export, as
   the real daemon does: a modem that re-enumerates comes back as N+1);
 - the SIM: `missing` → state `failed` (`sim-missing`); PIN-locked → `locked`
@@ -21,8 +25,8 @@ whenever someone looks (`tick()`). What ModemManager does in that time:
   them) match the lab's network, else fails with ModemManager's error
   (`wrong-apn`: every APN is refused).
 Under load (a bearer carrying data for `LOAD_SECONDS`), `modem-reenumerates`
-drops the modem off the bus and brings it back, and `modem-drops-off-bus`
-drops it for as long as the fault lasts.
+power-cycles the modem's port on the bus (it leaves and enumerates again),
+and `modem-drops-off-bus` unplugs it for as long as the fault lasts.
 """
 
 from __future__ import annotations
@@ -30,16 +34,16 @@ from __future__ import annotations
 import ipaddress
 import threading
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from hil.lab.models import ModemConfig, SimModem
 from hil.sim.modem.catalog import ModemHardware, find, generic
 
 if TYPE_CHECKING:
+    from hil.sim.usb import SimUsbModem, UsbBus
     from hil.sim.world import World
 
-SWITCH_SECONDS = 3.0
 PROBE_SECONDS = 2.0
 ENABLE_SECONDS = 1.0
 REGISTER_SECONDS = 4.0
@@ -110,28 +114,75 @@ class Bearer:
         return self.error is not None and now >= self.ready_at
 
 
+#: ModemManager's port type of a tty, by the udev tag of its interface
+_TTY_TYPES = {"AT_PRIMARY": "at", "AT_SECONDARY": "at", "GPS": "gps", "QCDM": "qcdm"}
+#: ModemManager's port type of a cdc-wdm port, by its driver
+_WDM_TYPES = {"qmi_wwan": "qmi", "cdc_mbim": "mbim", "huawei_cdc_ncm": "at"}
+
+
 @dataclass
 class ModemUnit:
     """One physical modem in one USB port, and what ModemManager made of it."""
 
     spec: SimModem
     config: ModemConfig | None
-    hardware: ModemHardware
-    usb_path: str
+    #: what the catalog says this device is (identity, plugin, IP method)
+    base: ModemHardware
+    #: the device on the board's USB bus
+    usb: SimUsbModem
     sim: SimCard
-    plugged_at: float = 0.0
-    #: when it left the bus (None: on the bus)
-    gone_at: float | None = None
-    #: when usb_modeswitch switched it (None: not yet)
-    switched_at: float | None = None
+    #: the bus enumeration ModemManager has taken in (None: none yet)
+    seen: int | None = None
     index: int | None = None
     enabled_at: float | None = None
     bearers: list[Bearer] = field(default_factory=list)
-    enumerations: int = 0
+    #: unplugged by `modem-drops-off-bus`, until the fault is lifted
+    off_bus: bool = False
 
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @property
+    def usb_path(self) -> str:
+        return self.usb.id_path
+
+    @property
+    def hardware(self) -> ModemHardware:
+        """The modem as ModemManager sees it now: the catalog's identity with the ports,
+        primary port and drivers of what is on the bus."""
+        return self.hardware_now() or self.base
+
+    def hardware_now(self) -> ModemHardware | None:
+        """None when the device on the bus is no modem ModemManager drives (a HiLink
+        network card, a CD-ROM)."""
+        usb = self.usb
+        if usb.mode != "modem" or usb.vid_pid is None:
+            return None
+        base = self.base if self.base.vid_pid == usb.vid_pid else find(usb.vid_pid)
+        ports = []
+        for port in usb.ports:
+            function = usb.interfaces[port.interface]
+            if port.kind == "tty":
+                kind = _TTY_TYPES.get(function.mm_port_type or "", "at")
+            elif port.kind == "wdm":
+                kind = _WDM_TYPES.get(function.driver or "", "at")
+            else:
+                kind = "net"
+            ports.append((port.name, kind))
+        ports.sort()
+        if base is None:
+            if not any(kind == "at" and name.startswith("tty") for name, kind in ports):
+                return None
+            base = generic(usb.vid_pid)
+        primary = base.primary_port
+        if primary.startswith("cdc-wdm"):
+            primary = next((n for n, _ in ports if n.startswith("cdc-wdm")), primary)
+        elif primary.startswith("tty"):
+            first_at = next((n for n, k in ports if k == "at" and n.startswith("tty")), primary)
+            primary = usb.at_port.removeprefix("/dev/") if usb.at_port else first_at
+        drivers = tuple(d for d in usb.drivers if d != "usb-storage")
+        return replace(base, ports=tuple(ports), primary_port=primary, drivers=drivers)
 
 
 class ModemManager:
@@ -145,25 +196,31 @@ class ModemManager:
         self.next_modem = 0
         self.next_bearer = 0
         self.next_sim = 0
+        self.bus: UsbBus | None = None
+        if not world.spec.modems:
+            return
+        from hil.sim.usb import usb_bus
+
+        self.bus = usb_bus(world)
         configs = {m.name: m for m in world.board.modems}
-        for i, spec in enumerate(world.spec.modems):
+        for spec in world.spec.modems:
             config = configs.get(spec.name)
             hardware = find(spec.vid_pid, config.model if config else None) or generic(spec.vid_pid)
-            usb_path = spec.usb_path or (config.usb_path if config else None)
-            usb_path = usb_path or f"platform-fd500000.pcie-pci-0000:01:00.0-usb-0:1.{i + 1}"
             sim = SimCard(spec.sim, spec.pin)
-            self.units.append(ModemUnit(spec, config, hardware, usb_path, sim))
+            self.units.append(ModemUnit(spec, config, hardware, self.bus.modem(spec.name), sim))
 
     def now(self) -> float:
         return self.world.clock.uptime() / self.world.clock.scale
 
     # -- lifecycle -----------------------------------------------------
     def boot(self) -> None:
-        """A boot powers the USB ports anew: every modem enumerates from scratch."""
+        """A boot powers the USB ports anew (the bus enumerates every modem again)
+        and ModemManager numbers its objects from 0."""
         with self.lock:
             self.next_modem = self.next_bearer = self.next_sim = 0
             for unit in self.units:
-                self._replug(unit, 0.0)
+                self._lost(unit)
+                unit.off_bus = False
             self.running = True
 
     def start(self) -> None:
@@ -180,64 +237,56 @@ class ModemManager:
             self.running = False
             self._sync_nm()
 
-    def _replug(self, unit: ModemUnit, at: float) -> None:
-        unit.plugged_at = at
-        unit.gone_at = None
-        unit.switched_at = None
+    def _lost(self, unit: ModemUnit) -> None:
+        """The device ModemManager knew left the bus: its objects go with it."""
+        unit.seen = None
         unit.index = None
         unit.enabled_at = None
         for b in unit.bearers:
             b.disconnected = True
         unit.bearers = []
         unit.sim.unlocked = False
-        unit.enumerations += 1
 
-    # -- the USB side --------------------------------------------------
-    def on_bus(self, unit: ModemUnit, now: float | None = None) -> bool:
-        now = self.now() if now is None else now
-        return unit.gone_at is None and now >= unit.plugged_at
+    # -- the USB side (the bus's view) -----------------------------------
+    def on_bus(self, unit: ModemUnit) -> bool:
+        """In modem mode on the bus, as ModemManager took it in."""
+        return unit.usb.mode == "modem" and unit.seen == unit.usb.serial
 
-    def mode(self, unit: ModemUnit, now: float | None = None) -> str:
-        """`storage` (a CD-ROM waiting for usb_modeswitch) or `modem`."""
-        now = self.now() if now is None else now
-        if unit.hardware.storage_pid is None:
-            return "modem"
-        due = unit.plugged_at + SWITCH_SECONDS
-        stuck = self.world.fault("modem-stuck-in-storage-mode")
-        if unit.switched_at is None and now >= due and not stuck:
-            unit.switched_at = due
-        return "modem" if unit.switched_at is not None else "storage"
+    def mode(self, unit: ModemUnit) -> str:
+        """`storage`, `modem` or `absent`: the bus's word."""
+        if self.bus is not None:
+            self.bus.advance()
+        return unit.usb.mode
 
-    def vid_pid(self, unit: ModemUnit) -> str:
-        hw = unit.hardware
-        if self.mode(unit) == "storage" and hw.storage_vid_pid:
-            return hw.storage_vid_pid
-        return hw.vid_pid
-
-    def modem_since(self, unit: ModemUnit) -> float:
-        """World time the modem-mode device appeared."""
-        return unit.switched_at if unit.switched_at is not None else unit.plugged_at
+    def vid_pid(self, unit: ModemUnit) -> str | None:
+        self.mode(unit)
+        return unit.usb.vid_pid
 
     # -- time ----------------------------------------------------------
     def tick(self) -> None:
-        """Bring every modem up to now: switches, exports, losses, load faults."""
+        """Bring every modem up to now: the bus's news, exports, load faults."""
         with self.lock:
+            if self.bus is not None:
+                self.bus.advance()
             now = self.now()
             for unit in self.units:
                 self._tick_unit(unit, now)
             self._sync_nm()
 
     def _tick_unit(self, unit: ModemUnit, now: float) -> None:
-        if unit.gone_at is not None:
-            if self.world.fault("modem-drops-off-bus"):
+        usb = unit.usb
+        if unit.off_bus and not self.world.fault("modem-drops-off-bus"):
+            unit.off_bus = False
+            self.bus.plug(usb)  # type: ignore[union-attr]
+        if usb.mode != "modem" or (unit.seen is not None and unit.seen != usb.serial):
+            if unit.seen is not None:
+                self._lost(unit)
+            if usb.mode != "modem":
                 return
-            back = unit.gone_at + REPLUG_SECONDS
-            if now < back:
-                return
-            self._replug(unit, back)  # and on: it may have been probed since
-        if now < unit.plugged_at or self.mode(unit, now) != "modem":
-            return
-        if unit.index is None and self.running and now >= self.modem_since(unit) + PROBE_SECONDS:
+        unit.seen = usb.serial
+        if unit.hardware_now() is None:
+            return  # not a modem ModemManager drives
+        if unit.index is None and self.running and now >= usb.enumerated_at + PROBE_SECONDS:
             unit.index = self.next_modem
             self.next_modem += 1
             if unit.sim.state != "missing":
@@ -252,13 +301,13 @@ class ModemManager:
             if b.activation and (owner is None or owner.activation is None):
                 b.disconnected = True  # NetworkManager took the connection down
         loaded = [b for b in unit.bearers if b.connected(now) and now >= b.ready_at + LOAD_SECONDS]
-        if loaded and (
-            self.world.fault("modem-reenumerates") or self.world.fault("modem-drops-off-bus")
-        ):
-            unit.gone_at = loaded[0].ready_at + LOAD_SECONDS
-            for b in unit.bearers:
-                b.disconnected = True
-            unit.index = None
+        if loaded and self.world.fault("modem-drops-off-bus"):
+            self.bus.unplug(usb)  # type: ignore[union-attr]
+            unit.off_bus = True
+            self._lost(unit)
+        elif loaded and self.world.fault("modem-reenumerates"):
+            self.bus.replug(usb, off_for=REPLUG_SECONDS)  # type: ignore[union-attr]
+            self._lost(unit)
 
     def _sync_nm(self) -> None:
         """NetworkManager has a gsm device for each modem ModemManager exports."""
@@ -268,7 +317,7 @@ class ModemManager:
         wanted = {
             u.hardware.primary_port: u
             for u in self.units
-            if self.running and u.index is not None and u.gone_at is None
+            if self.running and u.index is not None and self.on_bus(u)
         }
         for name, st in list(nm.devices.items()):
             dev = st.device
@@ -285,8 +334,7 @@ class ModemManager:
         """Modems `mmcli -L` lists, in index order."""
         if not self.running:
             return []
-        now = self.now()
-        units = [u for u in self.units if u.index is not None and self.on_bus(u, now)]
+        units = [u for u in self.units if u.index is not None and self.on_bus(u)]
         return sorted(units, key=lambda u: u.index or 0)
 
     def by_index(self, index: int) -> ModemUnit | None:
@@ -379,10 +427,8 @@ class ModemManager:
     def reset(self, unit: ModemUnit) -> None:
         """`mmcli --reset`: the modem reboots, leaves the bus and enumerates again."""
         with self.lock:
-            unit.gone_at = self.now()
-            for b in unit.bearers:
-                b.disconnected = True
-            unit.index = None
+            self.bus.replug(unit.usb, off_for=REPLUG_SECONDS)  # type: ignore[union-attr]
+            self._lost(unit)
             self._sync_nm()
 
     def connect(

@@ -47,7 +47,7 @@ class GsmDevice(Device):
         self.bearer = None
 
     def available(self) -> bool:
-        return self.mm.running and self.unit.index == self.index and self.unit.gone_at is None
+        return self.mm.running and self.unit.index == self.index and self.mm.on_bus(self.unit)
 
     def matches(self, profile: Profile) -> bool:
         return profile.type == "gsm" and profile.interface_name in (None, self.name)
@@ -85,7 +85,8 @@ class GsmDevice(Device):
         if not self.available():
             return "Modem failed or no longer available"
         if self.bearer is not None and not self.bearer.connected(self.mm.now()):
-            return "The modem could not be found" if self.unit.gone_at else "Carrier/link changed"
+            gone = not self.mm.on_bus(self.unit)
+            return "The modem could not be found" if gone else "Carrier/link changed"
         return None
 
     def lease(self, profile: Profile) -> IpConfig | None:
