@@ -18,14 +18,16 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from _net import curl, lookup
 
-from hil.board import Board
+from hil.board import Board, modeswitch
 from hil.board.cellular import NMCLI, Cellular, CellularError
 from hil.board.files import write_boot_files
 from hil.bootfs.layout import BootFile
 from hil.console import ShellSession
 from hil.lab.models import ModemConfig
 from hil.netconfig.builders import gsm
+from hil.probes.ip import parse_route
 from hil.probes.mmcli import Modem
 
 MODEM_FAULTS = ("modem-stuck-in-storage-mode",)
@@ -36,8 +38,11 @@ FILENAME = "hil-cellular"
 
 
 @pytest.fixture
-def cell(shell: ShellSession, modem: ModemConfig) -> Iterator[Cellular]:
-    c = Cellular(shell, modem)
+def cell(board: Board, shell: ShellSession, modem: ModemConfig) -> Iterator[Cellular]:
+    """The modem on the board; a modem the board's usb_modeswitch does not know gets
+    the lab's rule first (see `hil.board.modeswitch`; one reboot, once)."""
+    modeswitch.ensure(shell, modem, board.name, board.config.console.login_timeout)
+    c = Cellular(shell, modem, board.network)
     yield c
     if c.shell is not shell:  # a test that rebooted the board opened a new console
         c.shell.close()
@@ -51,11 +56,12 @@ def power_cycle(request: pytest.FixtureRequest, board: Board, cell: Cellular) ->
     cell.shell = board.open_shell(transcript=getattr(request.node, "hil_transcript", None))
 
 
-def gsm_keyfile(modem: ModemConfig) -> str:
-    """The doc's cellular example with the lab's APN and credentials."""
+def gsm_keyfile(modem: ModemConfig, device_id: str | None) -> str:
+    """The doc's cellular example with the lab's APN and credentials, for this modem."""
     return gsm(
         modem.apn or "",
         id=CONNECTION,
+        device_id=device_id,
         number=modem.number or "*99#",
         username=modem.username,
         password=modem.password,
@@ -85,10 +91,12 @@ def check_data_path(cell: Cellular, modem: Modem) -> Modem:
     current = cell.wait_state(modem, {"connected"}, "connecting")
     cell.wait_nm_connected(current.primary_port or "")
     # read once: the console checks every output (a garbled read raises, never misleads)
-    problem = bearer_problem(cell, current) or addressed_and_default(
-        cell,
-        cell.bearer(current).interface or "",  # type: ignore[union-attr]
-        current.primary_port or "",
+    iface = cell.bearer(current).interface or ""  # type: ignore[union-attr]
+    device = current.primary_port or ""
+    problem = (
+        bearer_problem(cell, current)
+        or addressed_and_default(cell, iface, device)
+        or traffic_problem(cell, iface, device)
     )
     if problem:
         raise CellularError(problem)
@@ -125,6 +133,32 @@ def addressed_and_default(cell: Cellular, iface: str, device: str) -> str:
     return ""
 
 
+def traffic_problem(cell: Cellular, iface: str, device: str) -> str:
+    """'' when data goes through the modem's interface; else why not: HTTPS from a
+    socket bound to it (`curl --interface`, which only that interface's routes can
+    carry), and a DNS lookup at the carrier's DNS server, which the kernel routes
+    through it."""
+    url, name = cell.network.https_url, cell.network.lookup_name
+    r = curl(cell.shell, url, max_time=int(cell.config.timeout) + 10, extra=f"--interface {iface}")
+    if not r.connected:
+        return f"curl --interface {iface} {url}: exit {r.exit_code}: {r.error}"
+    shown = cell.run(f"{NMCLI} -g IP4.DNS device show {device}").output
+    servers = shown.replace("|", " ").split()  # one a line, or ` | ` between them
+    dns = servers[0] if servers else ""
+    if not dns:
+        return f"no DNS server on {device}"
+    try:
+        routes = parse_route(cell.run(f"ip -j route get {dns}").output)
+    except ValueError as e:
+        return f"ip -j route get {dns}: {e}"
+    if [r.dev for r in routes] != [iface]:
+        return f"the carrier's DNS server {dns} is routed via {routes}, not {iface}"
+    answer = lookup(cell.shell, name, dns)
+    if not answer.ok:
+        return f"nslookup {name} {dns} (over {iface}): {answer.error}"
+    return ""
+
+
 def hold(cell: Cellular, modem: Modem) -> Modem:
     """The session holds for soak_seconds: same modem, bearer still connected.
 
@@ -154,10 +188,13 @@ def hold(cell: Cellular, modem: Modem) -> Modem:
     return now
 
 
-def connect_at_runtime(cell: Cellular) -> None:
-    """A gsm connection added over D-Bus (nmcli), as WiFi Connect adds WiFi ones."""
+def connect_at_runtime(cell: Cellular, modem: Modem) -> None:
+    """A gsm connection added over D-Bus (nmcli), as WiFi Connect adds WiFi ones; tied
+    to this modem by ModemManager's device identifier (a board may have several)."""
     m = cell.config
     args = ["type", "gsm", "con-name", CONNECTION, "ifname", "*", "apn", m.apn or ""]
+    if modem.device_identifier:
+        args += ["gsm.device-id", modem.device_identifier]
     if m.username:
         args += ["user", m.username]
     if m.password:
@@ -215,7 +252,7 @@ def test_signal_and_operator(cell: Cellular, modem: ModemConfig) -> None:
 def test_gsm_connection_at_runtime(cell: Cellular, cellular_only: None) -> None:
     """A gsm connection added over D-Bus connects; data goes over the modem."""
     m = cell.registered()
-    connect_at_runtime(cell)
+    connect_at_runtime(cell, m)
     check_data_path(cell, m)
 
 
@@ -229,9 +266,8 @@ def test_gsm_connection_from_boot_partition(
 ) -> None:
     """The doc's cellular file in the boot partition connects after a reboot."""
     secrets = tuple(s for s in (modem.password, modem.pin) if s)
-    keyfile = BootFile(
-        f"system-connections/{FILENAME}", gsm_keyfile(modem).encode(), 0o600, secrets
-    )
+    text = gsm_keyfile(modem, cell.find().device_identifier)
+    keyfile = BootFile(f"system-connections/{FILENAME}", text.encode(), 0o600, secrets=secrets)
     write_boot_files(cell.shell, [keyfile])
     power_cycle(request, board, cell)
     for dev in ("eth0", "wlan0"):
@@ -254,7 +290,7 @@ def test_wrong_apn_is_reported_and_recovers(
     m = cell.registered()
     with board.lab.fault("wrong-apn"):
         with pytest.raises(CellularError, match="Failed to select the specified APN"):
-            connect_at_runtime(cell)
+            connect_at_runtime(cell, m)
         bearer = cell.bearer(cell.refresh(m) or m)
         assert bearer is not None and bearer.error_message == "Missing or unknown APN", bearer
     cell.up(CONNECTION)
@@ -286,7 +322,7 @@ def test_no_registration_is_reported_and_recovers(board: Board, cell: Cellular) 
 def test_modem_reset_reenumerates_and_reconnects(cell: Cellular, cellular_only: None) -> None:
     """`mmcli --reset`: the modem comes back at the same port and reconnects."""
     m = cell.registered()
-    connect_at_runtime(cell)
+    connect_at_runtime(cell, m)
     m = check_data_path(cell, m)
     r = cell.run(f"mmcli -m {m.index} --reset")
     assert r.exit_code == 0, r.output
@@ -331,7 +367,7 @@ def test_power_holds_under_load(
     ]
     record_property("usb_current", ", ".join(usb_current) or "default")
     m = cell.registered()
-    connect_at_runtime(cell)
+    connect_at_runtime(cell, m)
     check_data_path(cell, m)
     out = cell.run("vcgencmd get_throttled").output.strip()
     assert out.startswith("throttled="), f"vcgencmd get_throttled: {out}"

@@ -97,6 +97,8 @@ def test_ip_addr_and_route_from_iproute2() -> None:
         600,
     )
     assert {r.metric for r in routes if r.dev == "eth0"} == {2000}
+    (picked,) = parse_route(fixture("ip/route-get.json"))  # `ip -j route get ADDRESS`
+    assert (picked.dst, picked.dev, picked.gateway) == ("1.1.1.1", "eth0", "192.0.2.1")
 
 
 def test_ip_json_that_is_not_json_says_so() -> None:

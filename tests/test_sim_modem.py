@@ -170,3 +170,32 @@ def test_catalog_entries_are_consistent(hw) -> None:
     assert find(hw.vid_pid, hw.model) == hw
     if hw.ip_method != "ppp":
         assert any(kind == "net" for _, kind in hw.ports)
+
+
+def test_traffic_bound_to_the_modem_needs_its_bearer_and_its_own_route() -> None:
+    """`curl --interface wwan0` goes only where wwan0's own routes go: nowhere before a
+    bearer, nowhere with an address but no default route (never-default), through it
+    once it has both — whatever the other interfaces' routes are."""
+    b = Board()
+    b.wait(6)
+    url = "https://api.balena-cloud.com/ping"
+    curl = f"curl -sS -o /dev/null -w '%{{http_code}}' --interface wwan0 {url}"
+    status, out = b.run(curl)
+    assert status == 45 and "bind failed" in out, out  # wwan0 exists, no address yet
+    assert b.run(f"curl -sS -o /dev/null -w '%{{http_code}}' {url}") == (0, "200")  # via eth0
+    add = "nmcli --colors no connection add type gsm con-name cell ifname '*' apn internet"
+    assert b.run(f"{add} ipv4.never-default true")[0] == 0
+    status, out = b.run("nmcli --colors no connection up cell")
+    assert status == 0, out
+    status, out = b.run(curl)
+    assert status == 7 and "Couldn't connect to server" in out, out
+    assert b.run("nmcli --colors no connection modify cell ipv4.never-default false")[0] == 0
+    assert b.run("nmcli --colors no connection up cell")[0] == 0
+    assert b.run(curl) == (0, "200")
+    # the carrier's DNS server: ethernet's default route (metric 100) beats the modem's
+    # (700) until ethernet is out of the way
+    status, out = b.run("ip route get 10.177.0.34")
+    assert status == 0 and " dev eth0 " in out, out
+    assert b.run("nmcli --colors no device disconnect eth0")[0] == 0
+    status, out = b.run("ip route get 10.177.0.34")
+    assert status == 0 and " dev wwan0 " in out, out

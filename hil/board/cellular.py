@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 import shlex
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hil.console import ShellSession
-from hil.lab.models import ModemConfig
+from hil.lab.models import LabNetwork, ModemConfig
 from hil.probes.mmcli import (
     Bearer,
     MmcliParseError,
@@ -48,6 +48,8 @@ def usb_port(path: str | None) -> str | None:
 class Cellular:
     shell: ShellSession
     config: ModemConfig
+    #: the lab network's services (the HTTPS URL and name data must reach)
+    network: LabNetwork = field(default_factory=LabNetwork)
 
     @property
     def interval(self) -> float:

@@ -88,8 +88,24 @@ class ModemConfig(Model):
     timeout: float = Field(90.0, gt=0)
     #: seconds a data session must hold (no drop, no re-enumeration) to pass
     soak_seconds: float = Field(60.0, ge=0)
+    #: the id it enumerates with in modem mode, when the lab knows it (`12d1:1506`):
+    #: the modeswitch suite then accepts it even where usb-modeswitch-data's target
+    #: list lacks it (the E3372's stick firmware)
+    vid_pid: str | None = None
     #: a usb_modeswitch configuration for a modem the database does not know
+    #: (`DefaultVendor=`, `DefaultProduct=`, `TargetVendor=`, `TargetProduct=`, a
+    #: mode keyword or `MessageContent=`): applied as a udev rule (config.json's
+    #: `os.udevRules`) that runs usb_modeswitch with it
     modeswitch_config: str | None = None
+    #: or the udev rule itself (one line), as the lab wrote it
+    udev_rule: str | None = None
+
+    @field_validator("vid_pid")
+    @classmethod
+    def _vid_pid(cls, v: str | None) -> str | None:
+        if v is not None and not _VID_PID.match(v):
+            raise ValueError(f"expected VVVV:PPPP with 4 lowercase hex digits each, got {v!r}")
+        return v
 
 
 class StaticAddressConfig(Model):
@@ -164,6 +180,9 @@ class SimModem(Model):
     firmware: str | None = None
     #: the physical port (ID_PATH) the modem sits in; default derived from order
     usb_path: str | None = None
+    #: a stick usb-modeswitch-data may not know: it enumerates as storage with
+    #: `vid_pid` and comes back as this id once usb_modeswitch sends it a message
+    switches_to: str | None = None
 
     @field_validator("vid_pid")
     @classmethod

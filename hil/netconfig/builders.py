@@ -229,12 +229,16 @@ def gsm(
     pin: str | None = None,
     baud: int | None = 115200,
     autoconnect: bool = True,
+    device_id: str | None = None,
 ) -> Keyfile:
-    """The doc's cellular example: `[gsm]` apn/number/username/password, `[serial] baud`."""
+    """The doc's cellular example: `[gsm]` apn/number/username/password, `[serial] baud`;
+    `device_id` ties it to one modem (ModemManager's device identifier) on a board
+    with several."""
     sections: dict[str, dict[str, Value | None]] = {
         "connection": {"id": id, "type": "gsm", "autoconnect": autoconnect},
         "gsm": {
             "apn": apn,
+            "device-id": device_id,
             "number": number,
             "password": password,
             "pin": pin,

@@ -193,6 +193,8 @@ class Modem:
     packet_service_state: str | None
     sim: str | None
     bearers: list[str] = field(default_factory=list)
+    #: ModemManager's device identifier (what NetworkManager's `gsm.device-id` matches)
+    device_identifier: str | None = None
 
     @property
     def index(self) -> int | None:
@@ -247,6 +249,7 @@ def parse_modem(text: str) -> Modem:
         model=_str(f, "modem.generic.model"),
         revision=_str(f, "modem.generic.revision"),
         equipment_id=_str(f, "modem.generic.equipment-identifier"),
+        device_identifier=_str(f, "modem.generic.device-identifier"),
         device=_str(f, "modem.generic.device"),
         drivers=_list(f, "modem.generic.drivers"),
         plugin=_str(f, "modem.generic.plugin"),

@@ -148,12 +148,52 @@ class LabNet:
         )
 
     def source_address(self, iface: str | None = None) -> str:
+        """The address the board sends from: `iface`'s (the IP interface: a modem's
+        wwan0, not its NetworkManager device cdc-wdm0), else the default route's."""
         nm = self.world.nm
         wanted = iface or nm.default_device()
         for act in nm.active():
-            if act.ip and act.ip.address and act.device.name == wanted:
+            if act.ip and act.ip.address and act.device.ip_iface == wanted:
                 return str(act.ip.interface.ip)
         return "0.0.0.0"
+
+    def reachable_via(self, address: str, iface: str) -> bool:
+        """A socket bound to `iface` (curl --interface, SO_BINDTODEVICE) reaches
+        `address` only through that interface's own routes: its default route (at
+        any metric) or its link."""
+        try:
+            ip = ipaddress.IPv4Address(address)
+        except ValueError:
+            return False
+        self.world.nm.tick()
+        return any(
+            r["dev"] == iface and (r["dst"] == "default" or ip in ipaddress.IPv4Network(r["dst"]))
+            for r in self.world.nm.routes()
+        )
+
+    def route_to(self, address: str) -> dict | None:
+        """The route the kernel picks for `address` (longest prefix, then lowest
+        metric), as `ip -j route get` shows it; None: unreachable."""
+        ip = ipaddress.IPv4Address(address)
+        self.world.nm.tick()
+        best = None
+        for r in self.world.nm.routes():
+            net = ipaddress.IPv4Network("0.0.0.0/0" if r["dst"] == "default" else r["dst"])
+            if ip in net:
+                key = (-net.prefixlen, r["metric"])
+                if best is None or key < best[0]:
+                    best = (key, r)
+        if best is None:
+            return None
+        r = best[1]
+        route = {"dst": address, **({"gateway": r["gateway"]} if "gateway" in r else {})}
+        return route | {
+            "dev": r["dev"],
+            "prefsrc": r["prefsrc"],
+            "flags": [],
+            "uid": 0,
+            "cache": [],
+        }
 
     # -- NTP -----------------------------------------------------------
     def ntp_answers(self, address: str) -> bool:
@@ -178,6 +218,10 @@ class LabNet:
         """A direct TCP connection from the board; NetFailure when it can't be made."""
         if iface is not None and self.source_address(iface) == "0.0.0.0":
             raise NetFailure(45, f"bind failed with errno 19: No such device ({iface})")
+        if iface is not None and not self.reachable_via(address, iface):
+            raise NetFailure(
+                7, f"Failed to connect to {address} port {port}: Network is unreachable"
+            )
         if not self.world_reachable(address):
             raise NetFailure(
                 7, f"Failed to connect to {address} port {port}: Network is unreachable"

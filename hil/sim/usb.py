@@ -41,6 +41,7 @@ are ModemManager's model's: it unplugs and replugs the modem here.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -51,7 +52,14 @@ from typing import TYPE_CHECKING
 
 from hil.probes.udevadm import UdevRecord
 from hil.sim.modem.catalog import ModemHardware, find
-from hil.usb.modeswitch import ModeswitchDataMissing, ModeswitchDb, ModeswitchEntry
+from hil.sim.shell.interp import CommandError
+from hil.usb.modeswitch import (
+    ModeswitchDataMissing,
+    ModeswitchDb,
+    ModeswitchEntry,
+    UdevRule,
+    parse_rules,
+)
 
 if TYPE_CHECKING:
     from hil.lab.models import SimModem
@@ -65,6 +73,8 @@ REENUMERATE_AFTER = 1.0
 STUCK = "modem-stuck-in-storage-mode"
 #: the kernel's ring buffer, as `dmesg` prints it
 DMESG = "/var/log/dmesg"
+RULES_DIR = "/etc/udev/rules.d"
+CONFIG_JSON = "/mnt/boot/config.json"
 
 
 # -- what the devices look like (the same facts as fixtures/udev, see SOURCES.md) ------------
@@ -480,6 +490,7 @@ class UsbBus:
         self._listeners: list[Callable[[UsbEvent], None]] = []
         self._next_devnum = 3
         self._serial = 0
+        self.board_rules: list[UdevRule] = []
         self.modems: list[SimUsbModem] = [
             self._place(i, m) for i, m in enumerate(world.spec.modems)
         ]
@@ -517,6 +528,18 @@ class UsbBus:
         model = next((m.model for m in self.world.board.modems if m.name == spec.name), None)
         hw = find(spec.vid_pid, model)
         hint = None
+        if spec.switches_to:  # a stick the lab describes: storage first, then its modem
+            target = find(spec.switches_to, model)
+            hint = _known(target) if target else None
+            hint = (
+                hint
+                or PROFILES.get(spec.switches_to)
+                or _generic_modem(*spec.switches_to.split(":"))
+            )
+            storage = profile or _generic_storage(vid, pid)
+            return SimUsbModem(
+                spec.name, spec, port, id_path, sys_name, devpath, storage, None, hint=hint
+            )
         if hw is not None and hw.vid_pid == spec.vid_pid:
             profile = profile or _known(hw)
         elif hw is not None and model and hw.model.lower() == model.lower():
@@ -571,6 +594,7 @@ class UsbBus:
             self.events.clear()
             self._next_devnum = 3
             self.world.fs.write(DMESG, "")  # the kernel's ring buffer starts anew
+            self._install_board_rules()
             self.sysfs.reset(self._topology_records())
             for m in self.modems:
                 m.mode, m.ports, m.switched_to = "absent", [], None
@@ -599,12 +623,38 @@ class UsbBus:
 
     # -- what udev and usb_modeswitch do ------------------------------------------------
     def _udev_would_switch(self, modem: SimUsbModem) -> bool:
-        db = self.db
-        if db is None or modem.storage is None:
+        """udev runs usb_modeswitch for the device: a rule of usb-modeswitch-data with an
+        entry in its database, or one of the board's own rules (config.json's
+        `os.udevRules`) that runs usb_modeswitch with its own parameters."""
+        if modem.storage is None:
             return False
-        return db.triggered_by_udev(self._usb_device_view(modem)) and db.switchable(
-            modem.storage.vid, modem.storage.pid
-        )
+        device = self._usb_device_view(modem)
+        if any(_rule_applies(rule, device) for rule in self.board_rules):
+            return True
+        db = self.db
+        if db is None:
+            return False
+        return db.triggered_by_udev(device) and db.switchable(modem.storage.vid, modem.storage.pid)
+
+    def _install_board_rules(self) -> None:
+        """balenaOS at boot: each `os.udevRules` entry of config.json becomes
+        /etc/udev/rules.d/NAME.rules (the directory is rebuilt at every boot)."""
+        fs = self.world.fs
+        if fs.exists(RULES_DIR):
+            fs.remove(RULES_DIR, recursive=True)
+        fs.mkdir(RULES_DIR)
+        self.board_rules = []
+        try:
+            config = json.loads(fs.read_text(CONFIG_JSON))
+        except (CommandError, ValueError):
+            return
+        rules = (config.get("os") or {}).get("udevRules") or {}
+        if not isinstance(rules, dict):
+            return
+        for name, text in rules.items():
+            if isinstance(text, str):
+                fs.write(f"{RULES_DIR}/{name}.rules", text + "\n")
+                self.board_rules += parse_rules(text)
 
     def _usb_device_view(self, modem: SimUsbModem):
         from hil.usb.model import UdevTree
@@ -852,6 +902,13 @@ class UsbBus:
 
     def export_db(self) -> str:
         return "".join(format_record(r) for r in self.records())
+
+
+def _rule_applies(rule: UdevRule, device) -> bool:
+    first = device.interfaces[0] if device.interfaces else None
+    if first is None:
+        return False
+    return rule.applies(device.vid, device.pid, first.cls, first.number, device.manufacturer)
 
 
 def _free_eth(used: set[str]) -> str:

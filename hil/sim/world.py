@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 import zlib
 from collections.abc import Callable
 
@@ -165,6 +166,7 @@ class World:
         fs.mkdir("/var/log")
         fs.mkdir("/mnt/state/root-overlay/etc")
         fs.write("/proc/version", f"Linux version {self.kernel} (oe-user@oe-host) #1 SMP PREEMPT\n")
+        fs.write("/proc/sys/kernel/random/boot_id", f"{uuid.uuid4()}\n")  # new at every boot
         self._copy_boot_connections()
         for hook in self.boot_hooks:
             hook(self)

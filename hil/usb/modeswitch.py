@@ -309,3 +309,57 @@ def stuck_in_storage(device: UsbDevice, db: ModeswitchDb) -> StuckInStorage | No
     if entry is None:
         return None
     return StuckInStorage(device, entry)
+
+
+#: usb_modeswitch's command-line switch for each mode keyword a udev rule can carry
+METHOD_FLAGS = {
+    "HuaweiNewMode": "-J",
+    "HuaweiMode": "-H",
+    "StandardEject": "-K",
+    "SierraMode": "-S",
+}
+SBIN_USB_MODESWITCH = "/usr/sbin/usb_modeswitch"
+
+
+def parse_config(text: str, where: str = "usb_modeswitch configuration") -> ModeswitchEntry:
+    """A usb_modeswitch configuration (`DefaultVendor=0x1e0e`, `DefaultProduct=...`,
+    targets, a mode keyword or `MessageContent`) as an entry, or ConfigError."""
+    keys = {m.group(1): m.group(2).strip('"') for m in map(_KEY.match, text.splitlines()) if m}
+    try:
+        vendor, product = hex4(keys["DefaultVendor"]), hex4(keys["DefaultProduct"])
+    except KeyError as e:
+        raise ConfigError(f"{where}: no {e.args[0]}= line") from None
+    except ValueError:
+        raise ConfigError(f"{where}: DefaultVendor/DefaultProduct are not hex ids") from None
+    entry = parse_entry(vendor, product, text)
+    if entry.method is None:
+        raise ConfigError(
+            f"{where}: no mode keyword (HuaweiNewMode=1, StandardEject=1, ...) "
+            "and no MessageContent="
+        )
+    return entry
+
+
+def udev_rule_for(entry: ModeswitchEntry, where: str = "usb_modeswitch configuration") -> str:
+    """One udev rule that runs usb_modeswitch with the entry's parameters when the
+    device enumerates in its default (storage) mode — what a board whose
+    usb_modeswitch database lacks the device needs (balenaOS: config.json's
+    `os.udevRules`, whose /etc cannot take a usb_modeswitch.d file)."""
+    args = [SBIN_USB_MODESWITCH, "-v", entry.vendor, "-p", entry.product]
+    if entry.target_vendor:
+        args += ["-V", entry.target_vendor]
+    if len(entry.target_products) == 1:
+        args += ["-P", entry.target_products[0]]
+    if entry.method == "MessageContent":
+        args += ["-M", entry.message_content or ""]
+    elif entry.method in METHOD_FLAGS:
+        args.append(METHOD_FLAGS[entry.method])
+    else:
+        raise ConfigError(
+            f"{where}: {entry.method} has no usb_modeswitch command-line switch; give the "
+            "udev rule itself (udev_rule)"
+        )
+    return (
+        f'ACTION=="add", SUBSYSTEM=="usb", ATTR{{idVendor}}=="{entry.vendor}", '
+        f'ATTR{{idProduct}}=="{entry.product}", RUN+="{" ".join(args)}"'
+    )

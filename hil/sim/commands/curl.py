@@ -163,6 +163,16 @@ def _is_ip(host: str) -> bool:
     return True
 
 
+def _interfaces(p: Proc) -> set[str]:
+    """The board's network interfaces: NetworkManager's devices and their IP
+    interfaces, and those of the USB modems on the bus (wwan0 exists, addressed or not)."""
+    names = {st.device.ip_iface for st in p.world.nm.devices.values()} | set(p.world.nm.devices)
+    bus = p.world.subsystems.get("usb")
+    for modem in getattr(bus, "modems", []):
+        names |= set(modem.net)
+    return names
+
+
 def transfer(p: Proc, o: CurlOpts) -> Transfer:
     services = p.world.subsystems["services"]
     url = o.url if "://" in o.url else f"http://{o.url}"
@@ -174,7 +184,7 @@ def transfer(p: Proc, o: CurlOpts) -> Transfer:
     try:
         if parts.scheme not in ("http", "https"):
             raise CurlError(1, f'Protocol "{parts.scheme}" not supported or disabled in libcurl')
-        if o.interface and o.interface not in p.world.nm.devices:
+        if o.interface and o.interface not in _interfaces(p):
             raise CurlError(45, f"Couldn't bind to '{o.interface}'")
         proxy = None if host in o.noproxy or "*" in o.noproxy else o.proxy
         if proxy:

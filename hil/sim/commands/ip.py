@@ -128,6 +128,28 @@ def _route_text(routes: list[dict]) -> str:
     return "".join(line + "\n" for line in lines)
 
 
+def _route_get(p: Proc, args: list[str], as_json: bool) -> int:
+    """`ip route get ADDRESS`: the route the kernel would pick."""
+    if not args:
+        p.err('Command line is not complete. Try "ip route help".\n')
+        return 255
+    address = args[0]
+    try:
+        route = p.world.subsystems["services"].lab.route_to(address)
+    except ValueError:
+        p.err(f'Error: any valid prefix is expected rather than "{address}".\n')
+        return 1
+    if route is None:
+        p.err("RTNETLINK answers: Network is unreachable\n")
+        return 2
+    if as_json:
+        p.out(json.dumps([route], separators=(",", ":")) + "\n")
+        return 0
+    via = f" via {route['gateway']}" if "gateway" in route else ""
+    p.out(f"{address}{via} dev {route['dev']} src {route['prefsrc']} uid 0 \n    cache \n")
+    return 0
+
+
 @command("ip")
 def ip(p: Proc) -> int:
     args = p.args[1:]
@@ -158,6 +180,8 @@ def ip(p: Proc) -> int:
             links = [{k: v for k, v in link.items() if k != "addr_info"} for link in links]
         p.out(json.dumps(links, separators=(",", ":")) + "\n" if as_json else _addr_text(links))
         return 0
+    if "route".startswith(obj) and rest[:1] == ["get"]:
+        return _route_get(p, rest[1:], as_json)
     if "route".startswith(obj):
         p.world.nm.tick()
         routes = p.world.nm.routes()

@@ -150,7 +150,7 @@ def modem_pairs(mm: ModemManager, unit: ModemUnit) -> list[tuple[str, Value]]:
     imei = None if state in ("failed", "locked") else mm.imei(unit)
     return [
         ("modem.dbus-path", f"{MODEM_PATH}{unit.index}"),
-        ("modem.generic.device-identifier", _device_id(unit)),
+        ("modem.generic.device-identifier", mm.device_identifier(unit)),
         ("modem.generic.manufacturer", hw.manufacturer),
         ("modem.generic.model", hw.mm_model),
         ("modem.generic.revision", unit.spec.firmware or hw.revision),
@@ -216,12 +216,6 @@ def _packet_service(registration: str | None) -> str | None:
     if registration is None:
         return None
     return "attached" if registration == "home" else "detached"
-
-
-def _device_id(unit: ModemUnit) -> str:
-    import hashlib
-
-    return hashlib.sha1(f"{unit.usb_path}{unit.hardware.vid_pid}".encode()).hexdigest()
 
 
 def _sysfs(unit: ModemUnit) -> str:

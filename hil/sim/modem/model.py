@@ -31,6 +31,7 @@ and `modem-drops-off-bus` unplugs it for as long as the fault lasts.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import threading
 import zlib
@@ -205,7 +206,8 @@ class ModemManager:
         configs = {m.name: m for m in world.board.modems}
         for spec in world.spec.modems:
             config = configs.get(spec.name)
-            hardware = find(spec.vid_pid, config.model if config else None) or generic(spec.vid_pid)
+            model = config.model if config else None
+            hardware = find(spec.switches_to or spec.vid_pid, model) or generic(spec.vid_pid)
             sim = SimCard(spec.sim, spec.pin)
             self.units.append(ModemUnit(spec, config, hardware, self.bus.modem(spec.name), sim))
 
@@ -387,6 +389,10 @@ class ModemManager:
             return None, None
         name = unit.spec.operator
         return OPERATOR_CODES.get(name.lower(), "00101"), name
+
+    def device_identifier(self, unit: ModemUnit) -> str:
+        """ModemManager's stable id of the device (a digest of its port and ids)."""
+        return hashlib.sha1(f"{unit.usb_path}{unit.hardware.vid_pid}".encode()).hexdigest()
 
     def imei(self, unit: ModemUnit) -> str:
         return f"86{zlib.crc32(unit.usb_path.encode()) % 10**13:013d}"

@@ -50,7 +50,14 @@ class GsmDevice(Device):
         return self.mm.running and self.unit.index == self.index and self.mm.on_bus(self.unit)
 
     def matches(self, profile: Profile) -> bool:
-        return profile.type == "gsm" and profile.interface_name in (None, self.name)
+        """NetworkManager's check: the interface name, and `gsm.device-id` against
+        ModemManager's device identifier of this modem."""
+        device_id = profile.get("gsm", "device-id")
+        return (
+            profile.type == "gsm"
+            and profile.interface_name in (None, self.name)
+            and device_id in (None, self.mm.device_identifier(self.unit))
+        )
 
     def link(self, profile: Profile) -> LinkOutcome:
         mm, unit = self.mm, self.unit

@@ -1,0 +1,85 @@
+"""A lab's usb_modeswitch rule for a modem the board's database does not know.
+
+The networking doc warns that some modems need a usb_modeswitch configuration
+the OS does not ship. balenaOS's /etc takes no usb_modeswitch.d file, but
+config.json's `os.udevRules` (name → rule) becomes /etc/udev/rules.d/NAME.rules
+at every boot; so the lab's configuration (`modeswitch_config`) becomes one
+udev rule that runs usb_modeswitch with it (`hil.usb.modeswitch.udev_rule_for`),
+or the lab gives the rule itself (`udev_rule`). The rule goes into config.json
+through `hil.board.files` (merged on the board, checksummed); it takes effect
+at the next boot.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shlex
+from dataclasses import dataclass
+
+from hil.board.files import write_boot_files
+from hil.bootfs.layout import BootFile
+from hil.console import ShellSession
+from hil.console.session import BoardRebooted, CommandTimeout
+from hil.lab.models import ModemConfig
+from hil.usb.modeswitch import ModeswitchEntry, parse_config, udev_rule_for
+
+RULES_DIR = "/etc/udev/rules.d"
+
+
+@dataclass(frozen=True)
+class LabRule:
+    """The rule for one modem: its `os.udevRules` name and text."""
+
+    name: str
+    text: str
+    #: the lab's usb_modeswitch configuration it came from (None: the lab's own rule)
+    entry: ModeswitchEntry | None = None
+
+    @property
+    def path(self) -> str:
+        """Where balenaOS installs it at boot."""
+        return f"{RULES_DIR}/{self.name}.rules"
+
+
+def lab_rule(board: str, modem: ModemConfig) -> LabRule | None:
+    """The rule the lab config supplies for `modem`, if any (ConfigError if unusable)."""
+    name = f"hil-modeswitch-{modem.name}"
+    if modem.udev_rule:
+        return LabRule(name, modem.udev_rule.strip())
+    if modem.modeswitch_config:
+        where = f"{board}: modems.{modem.name}.modeswitch_config"
+        entry = parse_config(modem.modeswitch_config, where)
+        return LabRule(name, udev_rule_for(entry, where), entry)
+    return None
+
+
+def installed(shell: ShellSession, rule: LabRule) -> bool:
+    """Whether the board runs with the rule now (installed from config.json at boot)."""
+    r = shell.run(f"cat {shlex.quote(rule.path)}", timeout=15)
+    return r.exit_code == 0 and r.output.strip() == rule.text
+
+
+def write(shell: ShellSession, rule: LabRule) -> None:
+    """Merge the rule into the boot partition's config.json (effective after a reboot)."""
+    patch = {"os": {"udevRules": {rule.name: rule.text}}}
+    write_boot_files(shell, [BootFile("config.json", json.dumps(patch).encode(), merge_json=True)])
+
+
+def ensure(shell: ShellSession, modem: ModemConfig, board: str, login_timeout: float) -> bool:
+    """Make the board run with the lab's rule for `modem`: if it is not installed,
+    write it and reboot (logging in again on the same console). True if it rebooted."""
+    rule = lab_rule(board, modem)
+    if rule is None or installed(shell, rule):
+        return False
+    write(shell, rule)
+    reboot(shell, login_timeout)
+    return True
+
+
+def reboot(shell: ShellSession, login_timeout: float) -> None:
+    """`reboot` on the console, then a shell prompt again on the same session (its
+    transcript goes on)."""
+    with contextlib.suppress(BoardRebooted, CommandTimeout):
+        shell.run("reboot", timeout=10)
+    shell.connect(login_timeout)
