@@ -32,6 +32,11 @@ class LabSide(Protocol):
 
     def active_faults(self) -> list[str]: ...
 
+    def usb_port(self, modem: str, action: str) -> dict:
+        """Power a modem's USB port off and on (`replug`), or `unplug`/`plug` it;
+        FaultUnsupported when the lab cannot."""
+        ...
+
 
 class ProxyLog(Protocol):
     """What the lab's proxy relayed: `since(mark())` after the traffic."""
@@ -167,3 +172,6 @@ class NoLabSide(_FaultContext):
 
     def active_faults(self) -> list[str]:
         return []
+
+    def usb_port(self, modem: str, action: str) -> dict:
+        raise FaultUnsupported(f"{self.board}: the lab config gives no control of USB ports")

@@ -80,6 +80,19 @@ class RigLabSide(_FaultContext):
             _run(self.board, argv, fault)
         (self._active.add if on else self._active.discard)(fault)
 
+    def usb_port(self, modem: str, action: str) -> dict:
+        """Power the modem's hub port off and on (`replug`), or only off/on
+        (`unplug`/`plug`), with uhubctl (the lab side's `modem_power`)."""
+        mp = self.config.modem_power
+        if mp is None:
+            raise FaultUnsupported(f"{self.board}: the lab side has no modem_power (uhubctl)")
+        uhubctl = {"replug": "cycle", "unplug": "off", "plug": "on"}
+        if action not in uhubctl:
+            raise HarnessError(f"unknown usb action {action!r} (replug, unplug, plug)")
+        argv = ["uhubctl", "-l", mp.location, "-p", str(mp.port), "-a", uhubctl[action]]
+        _run(self.board, argv, f"usb {action} of {modem}")
+        return {"ok": True}
+
     def table(self) -> str:
         return "hil_" + re.sub(r"[^A-Za-z0-9_]", "_", self.board)
 

@@ -88,6 +88,9 @@ class ModemConfig(Model):
     timeout: float = Field(90.0, gt=0)
     #: seconds a data session must hold (no drop, no re-enumeration) to pass
     soak_seconds: float = Field(60.0, ge=0)
+    #: seconds the modem gets to come back at its port after a reset or a USB power
+    #: cycle, and to register again (default: `timeout`)
+    recovery_timeout: float | None = Field(None, gt=0)
     #: the id it enumerates with in modem mode, when the lab knows it (`12d1:1506`):
     #: the modeswitch suite then accepts it even where usb-modeswitch-data's target
     #: list lacks it (the E3372's stick firmware)
