@@ -65,11 +65,12 @@ def test_os_release_is_read_once_per_board(run: Path) -> None:
 
 def test_modem_tests_carry_modem_and_vid_pid(run: Path) -> None:
     rs = _results(run)
-    e3372 = labels(rs["test_registration[pi4-a]"])
-    assert e3372["modem"] == ["Huawei E3372"]
-    # read from the board's udev by the modem's port: in modem mode, after the switch
-    # from the storage-mode id the lab config gives (12d1:1f01)
-    assert e3372["vid_pid"] == ["12d1:1506"]
+    pi4 = labels(rs["test_registration[pi4-a]"])  # a test about every modem of pi4-a
+    assert pi4["modem"] == ["Huawei E3372", "SIMCom SIM7600E"]
+    # read from the board's udev by each modem's port: the E3372 in modem mode, after
+    # the switch from the storage-mode id the lab config gives (12d1:1f01); the SIM7600
+    # still a CD-ROM (1e0e:9011: this run never installed the lab's rule for it)
+    assert pi4["vid_pid"] == ["12d1:1506", "1e0e:9011"]
     ec25 = labels(rs["test_modem_answers[pi3-b]"])
     assert (ec25["modem"], ec25["vid_pid"]) == (["Quectel EC25"], ["2c7c:0125"])
     assert "modem" not in labels(rs["test_dns_resolves[pi4-a]"])

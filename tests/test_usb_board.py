@@ -124,7 +124,7 @@ def test_a_lab_modem_missing_from_its_port_is_named(lab):
     config = (
         lab.board("pi4-a")
         .modems[0]
-        .model_copy(update={"usb_path": "platform-fd500000.pcie-pci-0000:01:00.0-usb-0:1.4"})
+        .model_copy(update={"usb_path": "platform-fd500000.pcie-pci-0000:01:00.0-usb-0:1.2"})
     )
     with board.open_shell() as sh:
         usb = BoardUsb(sh, board.name)

@@ -270,8 +270,9 @@ class AllureLabels:
         if getattr(item, "hil_console_failed", False):
             shell = None  # a console that just failed would only time out again
         values: list[tuple[str, str]] = []
-        muted = self.steps.muted() if self.steps else contextlib.nullcontext()
         for modem in modems:
+            # one context per modem: a generator's context manager is single-use
+            muted = self.steps.muted() if self.steps else contextlib.nullcontext()
             try:
                 with muted:
                     vid_pid = self.config.hook.pytest_hil_modem_vid_pid(
