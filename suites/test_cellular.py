@@ -101,7 +101,8 @@ def cellular_only(request: pytest.FixtureRequest, board: Board, cell: Cellular) 
 
 
 def check_data_path(cell: Cellular, modem: Modem) -> Modem:
-    """Bearer connected, its interface addressed and the default route, held for the soak."""
+    """Bearer connected, its interface addressed with the default route, HTTPS and DNS
+    through it; held for the soak."""
     current = cell.wait_state(modem, {"connected"}, "connecting")
     cell.wait_nm_connected(current.primary_port or "")
     # read once: the console checks every output (a garbled read raises, never misleads)
