@@ -34,7 +34,14 @@ from hil.probes.mmcli import Modem
 
 MODEM_FAULTS = ("modem-stuck-in-storage-mode",)
 SIM_FAULTS = ("sim-missing", "sim-locked", "no-registration")
-DATA_FAULTS = ("wrong-apn", "modem-reenumerates", "modem-drops-off-bus")
+#: data through the modem: a bearer that holds, HTTPS (port 443) and DNS over it
+DATA_FAULTS = (
+    "wrong-apn",
+    "modem-reenumerates",
+    "modem-drops-off-bus",
+    "dns-blocked",
+    "port-443-blocked",
+)
 CONNECTION = "hil-cellular"
 FILENAME = "hil-cellular"
 

@@ -262,6 +262,10 @@ class ReplayServer(SimServer):
             return {"ok": True, "supported": True}
         if req.get("op") == "flash":
             return {"ok": False, "error": "a replayed board cannot be flashed"}
+        if req.get("op") == "usb":
+            # the recorded lab side powered the modem's port; what the board saw next
+            # is in the recording
+            return {"ok": True}
         return super().handle_request(req)
 
 
