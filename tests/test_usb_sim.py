@@ -229,7 +229,7 @@ def test_monitor_over_the_shell_ends_at_the_first_event_when_piped():
     w = world_of(lab.board("pi3-b"))
     bus = usb_bus(w)
     sh = Sh(w)
-    bus.replug(bus.modem("ec25"))
+    bus.replug(bus.modem("ec25"), off_for=50.0)  # back 1 s later, under a listening monitor
     out, status = sh(
         "timeout 5 udevadm monitor --kernel --udev --subsystem-match=usb/usb_device "
         "| grep -m 1 -E '^KERNEL\\['"
