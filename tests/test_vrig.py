@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from hil.board import Board, FaultUnsupported
+from hil.board.vrig_faults import VrigLabSide
 from hil.bootfs.image import BootPartition
 from hil.bootfs.partitions import read_partition_table
 from hil.errors import ConfigError
@@ -124,18 +126,27 @@ def test_bad_qemu_option_is_one_line_naming_board_and_key() -> None:
 #: clock tests need chrony and timedated, which the guest does not have yet
 CI_SUITES = ("ethernet", "requirements", "connectivity")
 CI_DESELECT = "not clock_syncs"
+#: the network faults the lab inside the guest produces
+NET_FAULTS = ("dns-blocked", "port-443-blocked", "ntp-blocked", "connectivity-check-fails")
+NET_FAULTS += ("dhcp-timeout",)
 PROBE = "[connection]\nid=hil-probe\ntype=dummy\ninterface-name=hilprobe0\nautoconnect=false\n"
 
 
 @pytest.mark.slow
-def test_guest_boots_and_runs_the_ci_suites_unchanged(tmp_path: Path) -> None:
-    """One boot (CI's virtual-rig run): the guest's identity and daemons; then the
-    CI suites unchanged (ethernet with two reboots through the boot partition,
-    requirements and connectivity with config.json changes applied live), every
+def test_guest_boots_and_runs_the_ci_suites_unchanged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One boot (CI's virtual-rig run): the guest's identity and daemons; the lab
+    side over the lab line (a fault switched at the lab router inside the guest,
+    one the lab cannot produce); then the CI suites unchanged (ethernet with two
+    reboots through the boot partition, requirements and connectivity with
+    config.json changes applied live and the connectivity-check fault), every
     test passed or skipped for a fault this lab cannot produce; then what the
     reboots must have left: a new boot id, the boot partition's connection copied
-    into NetworkManager's directory and its `*.ignore` sibling not."""
-    env = dict(os.environ, HIL_VRIG_DIR=str(tmp_path / "registry"))
+    into NetworkManager's directory and its `*.ignore` sibling not; last, a power
+    cycle (QEMU's reset) with a fault on, which the lab keeps on."""
+    monkeypatch.setenv("HIL_VRIG_DIR", str(tmp_path / "registry"))
+    env = dict(os.environ)
     log = (tmp_path / "serve.log").open("w+")
     started = time.monotonic()
     serve = subprocess.Popen(
@@ -180,6 +191,22 @@ def test_guest_boots_and_runs_the_ci_suites_unchanged(tmp_path: Path) -> None:
         assert " inet 192.168.88." in state.stdout  # a lease from the lab's dnsmasq
         assert state.stdout.split()[-2:] == ["vfat", "genericx86-64-ext"]
 
+        # the lab side: the lab router inside the guest drops DNS, then no longer
+        lab = load_lab(LAB)
+        board = Board(lab, lab.boards[0])
+        assert isinstance(board.lab, VrigLabSide)
+        for fault in NET_FAULTS:
+            assert board.lab.supports(fault), fault
+        with pytest.raises(FaultUnsupported, match="cannot produce fault 'undervoltage'"):
+            board.lab.set_fault("undervoltage", True)
+        lookup = "nslookup api.balena-cloud.com 192.168.88.1"
+        with board.lab.fault("dns-blocked"):
+            assert board.lab.active_faults() == ["dns-blocked"]
+            blocked = hil_exec(lookup)
+            assert blocked.returncode == 1 and "timed out" in blocked.stdout, blocked.stdout
+        assert board.lab.active_faults() == []
+        assert hil_exec(lookup).returncode == 0
+
         boot_id = hil_exec("cat /proc/sys/kernel/random/boot_id").stdout.strip()
         put = hil_exec(
             f"printf '{PROBE}' > /mnt/boot/system-connections/hil-probe"
@@ -210,6 +237,9 @@ def test_guest_boots_and_runs_the_ci_suites_unchanged(tmp_path: Path) -> None:
         assert "test_static_ip_on_ethernet[vrig-a]" in by_outcome["passed"]
         assert "test_dns_servers_from_config_json[vrig-a]" in by_outcome["passed"]
         assert "test_connectivity_check_reports_full[vrig-a]" in by_outcome["passed"]
+        # these two switch connectivity-check-fails on through the lab line
+        assert "test_connectivity_check_reports_when_uri_fails[vrig-a]" in by_outcome["passed"]
+        assert "test_interval_zero_disables_the_check[vrig-a]" in by_outcome["passed"]
 
         after = hil_exec(
             "cat /proc/sys/kernel/random/boot_id; ls /etc/NetworkManager/system-connections"
@@ -218,6 +248,19 @@ def test_guest_boots_and_runs_the_ci_suites_unchanged(tmp_path: Path) -> None:
         new_id, *copied = after.stdout.split()
         assert new_id != boot_id, "the suite's reboots did not reboot the guest"
         assert "hil-probe" in copied and "hil-skipped.ignore" not in copied, copied
+
+        # power cycle with a fault on: the lab (its own disk) keeps it on
+        board.lab.set_fault("ntp-blocked", True)
+        t0 = time.monotonic()
+        board.power_cycle(wait=True)
+        print(f"vrig: power cycle to a shell in {time.monotonic() - t0:.1f}s")
+        again = hil_exec(
+            "cat /proc/sys/kernel/random/boot_id; ip netns exec lab nft list chain inet hil_lab input"
+        )
+        assert again.stdout.split()[0] != new_id, "the power cycle did not restart the guest"
+        assert 'comment "ntp-blocked"' in again.stdout, again.stdout
+        assert board.lab.active_faults() == ["ntp-blocked"]
+        board.lab.set_fault("ntp-blocked", False)
     finally:
         serve.send_signal(signal.SIGTERM)
         serve.wait(30)

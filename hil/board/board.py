@@ -50,6 +50,11 @@ class Board:
     def _make_lab_side(self) -> LabSide:
         if self.config.is_sim or self.is_replay:
             return SimLabSide(self.name, self.sim_endpoint)
+        if self.config.console.scheme == "qemu":  # the lab inside the virtual board's guest
+            from hil.board.vrig_faults import VrigLabSide
+            from hil.vrig.server import control
+
+            return VrigLabSide(self.name, lambda: control(self.lab_config, self.name))
         if self.config.lab_side is not None:
             from hil.board.rig_faults import RigLabSide
 
@@ -141,6 +146,11 @@ class Board:
 
         simulated = self.config.is_sim or self.is_replay
         config = self.config.power
+        if config is None and self.config.console.scheme == "qemu":
+            from hil.board.vrig_faults import VrigLabSide, VrigPower
+
+            assert isinstance(self.lab, VrigLabSide)
+            return VrigPower(self.lab)
         if config is None and simulated:
             from hil.lab.models import PowerConfig
 

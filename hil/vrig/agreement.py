@@ -25,12 +25,6 @@ LIMITS: dict[str, str] = {
     "suites/test_requirements.py::test_clock_syncs_with_default_pools": (
         "no chrony or timedated in the guest yet (chronyc: command not found)"
     ),
-    "suites/test_connectivity.py::test_connectivity_check_reports_when_uri_fails": (
-        "no fault control in the guest yet: connectivity-check-fails cannot be produced"
-    ),
-    "suites/test_connectivity.py::test_interval_zero_disables_the_check": (
-        "no fault control in the guest yet: connectivity-check-fails cannot be produced"
-    ),
 }
 
 

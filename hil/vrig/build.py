@@ -3,10 +3,11 @@
 The guest runs Debian's kernel (installed on this host by `scripts/setup.sh`)
 and the host's own root file system, read-only over 9p under a tmpfs overlay.
 The only thing built is a small initramfs: busybox, the modules that reach
-the 9p root (with their dependencies from `modules.dep`) and the two guest
-scripts in `hil/vrig/guest/`. The result lives in a directory named after a
-digest of its inputs, so building is idempotent and a changed input (kernel
-upgrade, edited script) builds afresh.
+the 9p root (with their dependencies from `modules.dep`) and the guest
+scripts in `hil/vrig/guest/` (with its hook directories `*.d/`). The
+result lives in a directory named after a digest of its inputs, so
+building is idempotent and a changed input (kernel upgrade, edited script)
+builds afresh.
 """
 
 from __future__ import annotations
@@ -100,10 +101,11 @@ def _module_name(path: str) -> str:
 
 def _digest(vmlinuz: Path, modules: list[Path]) -> str:
     h = hashlib.sha256()
-    for p in [vmlinuz, BUSYBOX, *modules, *sorted(GUEST_DIR.iterdir())]:
+    guest = sorted(p for p in GUEST_DIR.rglob("*") if p.is_file())
+    for p in [vmlinuz, BUSYBOX, *modules, *guest]:
         st = p.stat()
         h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
-        if p.parent == GUEST_DIR:
+        if p.is_relative_to(GUEST_DIR):
             h.update(p.read_bytes())
     return h.hexdigest()[:16]
 
@@ -160,9 +162,16 @@ def _write_initrd(target: Path, module_paths: list[Path]) -> None:
             (tree / dest).chmod(0o755)
         (tree / "hil").mkdir()
         for tool in sorted(GUEST_DIR.iterdir()):  # stage 2's helpers, into /usr/local/sbin
-            if tool.name not in ("init", "stage2"):
+            if tool.is_file() and tool.name not in ("init", "stage2"):
                 shutil.copyfile(tool, tree / "hil" / tool.name)
                 (tree / "hil" / tool.name).chmod(0o755)
+        # hook directories (faults.d/, actions.d/, start.d/) into /usr/local/lib/hil-vrig
+        for hook in sorted(GUEST_DIR.glob("*.d/*")):
+            if hook.is_file():
+                dest = tree / "hil-lib" / hook.parent.name / hook.name
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(hook, dest)
+                dest.chmod(0o755)
         files = sorted(str(p.relative_to(tree)) for p in tree.rglob("*"))
         with open(target, "wb") as out:
             proc = subprocess.run(

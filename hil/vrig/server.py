@@ -17,6 +17,7 @@ from pathlib import Path
 
 from hil.errors import HarnessError
 from hil.lab.models import LabConfig
+from hil.vrig.control import VrigControl
 from hil.vrig.options import qemu_options
 from hil.vrig.vm import VirtualBoard
 
@@ -55,7 +56,9 @@ class VrigServer:
         self.lab = lab
         self.publish = publish
         self.boards = {
-            b.name: VirtualBoard(b.name, qemu_options(b, lab_path or lab.name), b.device_type)
+            b.name: VirtualBoard(
+                b.name, qemu_options(b, lab_path or lab.name), b.device_type, list(b.faults)
+            )
             for b in lab.boards
             if b.console.scheme == "qemu"
         }
@@ -74,7 +77,7 @@ class VrigServer:
         if self.publish:
             self.dir.mkdir(parents=True, exist_ok=True)
             for name, vm in self.boards.items():
-                entry = {"url": vm.url, "pid": os.getpid()}
+                entry = {"url": vm.url, "pid": os.getpid(), "control": str(vm.control_dir)}
                 tmp = self.dir / f".{name}.json.tmp"
                 tmp.write_text(json.dumps(entry))
                 tmp.replace(self.dir / f"{name}.json")
@@ -90,13 +93,18 @@ class VrigServer:
                         entry.unlink()
 
 
-def published(lab_name: str, board: str) -> str | None:
-    """The console url of a board served by a live `hil vrig serve`, if any."""
+def _entry(lab_name: str, board: str) -> dict | None:
     try:
         data = json.loads((registry_dir() / lab_name / f"{board}.json").read_text())
     except (OSError, ValueError):
         return None
-    return data["url"] if _alive(int(data.get("pid", 0))) else None
+    return data if _alive(int(data.get("pid", 0))) else None
+
+
+def published(lab_name: str, board: str) -> str | None:
+    """The console url of a board served by a live `hil vrig serve`, if any."""
+    data = _entry(lab_name, board)
+    return data["url"] if data else None
 
 
 _local: dict[str, VrigServer] = {}
@@ -118,6 +126,21 @@ def endpoint(lab: LabConfig, board: str) -> str:
         if board not in server.boards:
             raise HarnessError(f"{board}: not a qemu:// board of lab {lab.name}")
         return server.boards[board].url
+
+
+def control(lab: LabConfig, board: str) -> VrigControl:
+    """The control lines (lab line, QMP) of a virtual board: served here, served
+    elsewhere, or booted now."""
+    endpoint(lab, board)
+    with _local_lock:
+        server = _local.get(lab.name)
+        if server is not None and board in server.boards:
+            return server.boards[board].control()
+    data = _entry(lab.name, board)
+    if data is None or "control" not in data:
+        raise HarnessError(f"{board}: the virtual board's server publishes no control lines")
+    where = Path(data["control"])
+    return VrigControl(board, where / "lab.sock", where / "qmp.sock")
 
 
 def resolve_url(url: str) -> str:

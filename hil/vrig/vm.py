@@ -3,7 +3,10 @@
 QEMU runs with no network at all (`-nic none`); the host's root file system
 is shared read-only over 9p and the guest writes only to a tmpfs overlay.
 The console is `socket://127.0.0.1:PORT`, opened by the same console code as
-a ser2net line.
+a ser2net line. Beside it, in the VM's control directory: the lab line (a
+second serial port on `lab.sock`), QEMU's monitor (`qmp.sock`) and the lab's
+own small disk (`lab.img`: the faults that are on, so they stay on across the
+board's reboots as a lab router's rules do) — see `hil.vrig.control`.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from threading import Thread
 
 from hil.errors import HarnessError
 from hil.vrig.build import Artifacts, build
+from hil.vrig.control import VrigControl
 from hil.vrig.disk import default_config_json, make_boot_image
 from hil.vrig.options import QemuOptions
 
@@ -48,20 +52,34 @@ BOARD_MAC = "52:54:00:b0:a2:d1"
 LAB_MAC = "52:54:00:4c:41:42"
 
 
-def qemu_command(art: Artifacts, opts: QemuOptions, port: int, boot_image: Path) -> list[str]:
+#: the lab's disk: a block of text (`LAB_DISK_MAGIC`, then one active fault per line)
+LAB_DISK_MAGIC = "hil-vrig-lab-state"
+LAB_DISK_BYTES = 64 << 10
+
+
+def write_lab_disk(path: Path, faults: list[str]) -> None:
+    """The lab's disk with `faults` on: the guest's lab applies them when it starts."""
+    text = "".join(f"{line}\n" for line in [LAB_DISK_MAGIC, *faults]).encode()
+    path.write_bytes(text.ljust(LAB_DISK_BYTES, b"\0"))
+
+
+def qemu_command(
+    art: Artifacts, opts: QemuOptions, port: int, boot_image: Path, control: Path | None = None
+) -> list[str]:
     """The QEMU command line of a virtual board.
 
     No host network (`-nic none`): the board's NIC and the lab's NIC are joined
     by one of QEMU's internal hubs and nothing else; inside the guest the lab's
     NIC goes into the lab's network namespace. The guest's `reboot` resets the
-    machine (no `-no-reboot`): the console socket and the boot disk stay.
+    machine (no `-no-reboot`): the console socket and the boot disk stay. With
+    a `control` directory: the lab line (ttyS1), QMP and the lab's disk there.
     """
     machine = re.sub(r"[^A-Za-z0-9._+-]", "_", opts.machine or "qemux86-64")
     append = (
         f"console=ttyS0,115200 panic=-1 quiet net.ifnames=0 hil.release={opts.os_release} "
         f"hil.hostname={opts.hostname} hil.machine={machine}"
     )
-    return [
+    cmd = [
         QEMU,
         "-accel", opts.accel,
         "-m", str(opts.memory),
@@ -80,15 +98,28 @@ def qemu_command(art: Artifacts, opts: QemuOptions, port: int, boot_image: Path)
         "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
         "-serial", f"tcp:127.0.0.1:{port},server=on,wait=off",
     ]  # fmt: skip
+    if control is not None:
+        cmd += [
+            "-chardev", f"socket,id=labline,path={control / 'lab.sock'},server=on,wait=off",
+            "-serial", "chardev:labline",
+            "-qmp", f"unix:{control / 'qmp.sock'},server=on,wait=off",
+            "-drive", f"file={control / 'lab.img'},format=raw,if=none,id=labdisk",
+            "-device", "virtio-blk-pci,drive=labdisk,serial=hil-lab,addr=0x1e",
+        ]  # fmt: skip
+    return cmd
 
 
 class VirtualBoard:
     """A `qemu://` board's VM, started and stopped by this process."""
 
-    def __init__(self, name: str, opts: QemuOptions, device_type: str = "") -> None:
+    def __init__(
+        self, name: str, opts: QemuOptions, device_type: str = "", faults: list[str] | None = None
+    ) -> None:
         self.name = name
         self.opts = opts
         self.device_type = device_type or opts.machine or "genericx86-64-ext"
+        #: lab faults on from boot (the board's `faults:`, `--lab-fault`)
+        self.faults = list(faults or [])
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
@@ -98,15 +129,27 @@ class VirtualBoard:
     def url(self) -> str:
         return f"socket://127.0.0.1:{self.port}"
 
+    @property
+    def control_dir(self) -> Path:
+        """This VM's lab line, QMP socket and lab disk (a directory of its own)."""
+        if self._scratch is None:
+            self._scratch = tempfile.TemporaryDirectory(prefix=f"hil-vrig-{self.name}-")
+        return Path(self._scratch.name)
+
+    def control(self) -> VrigControl:
+        return VrigControl(self.name, self.control_dir / "lab.sock", self.control_dir / "qmp.sock")
+
     def start(self) -> VirtualBoard:
         if shutil.which(QEMU) is None:
             raise HarnessError(f"{self.name}: {QEMU} missing (scripts/setup.sh installs it)")
         art = build()
         image = self.boot_image()
+        control = self.control_dir
+        write_lab_disk(control / "lab.img", self.faults)
         for _ in range(5):  # the port may be taken between probing and QEMU binding it
             self.port = _free_port()
             self.proc = subprocess.Popen(
-                qemu_command(art, self.opts, self.port, image),
+                qemu_command(art, self.opts, self.port, image, control),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
@@ -116,7 +159,7 @@ class VirtualBoard:
             Thread(target=self._drain, args=(self.proc,), daemon=True).start()
             if self._wait_listening(10.0):
                 return self
-            self.stop()
+            self._kill()
         raise HarnessError(f"{self.name}: QEMU did not start: {self.last_error()}")
 
     def boot_image(self) -> Path:
@@ -125,9 +168,7 @@ class VirtualBoard:
         if self.opts.boot_image:
             path = Path(self.opts.boot_image).expanduser()
         else:
-            if self._scratch is None:
-                self._scratch = tempfile.TemporaryDirectory(prefix=f"hil-vrig-{self.name}-")
-            path = Path(self._scratch.name) / "boot.img"
+            path = self.control_dir / "boot.img"
         config = default_config_json(self.device_type, self.opts.hostname)
         return make_boot_image(path, config)
 
@@ -156,7 +197,7 @@ class VirtualBoard:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def stop(self) -> None:
+    def _kill(self) -> None:
         if self.proc is None:
             return
         if self.proc.poll() is None:
@@ -167,6 +208,9 @@ class VirtualBoard:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+
+    def stop(self) -> None:
+        self._kill()
         if self._scratch is not None:
             self._scratch.cleanup()
             self._scratch = None
