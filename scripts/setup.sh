@@ -12,7 +12,7 @@ APT_PACKAGES=(
   mtools dosfstools fdisk ser2net socat busybox bmap-tools uhubctl
   chromium iw iproute2 bash jq udev wireless-regdb
   curl tinyproxy redsocks
-  qemu-system-x86 linux-image-amd64 dnsmasq-base e2fsprogs
+  qemu-system-x86 linux-image-amd64 dnsmasq-base e2fsprogs nftables
 )
 # node/npm may come from Debian or from a nodesource package that bundles npm
 command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)
