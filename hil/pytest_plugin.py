@@ -249,6 +249,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     if call.excinfo is not None and call.excinfo.errisinstance(FaultUnsupported):
         report.outcome = "skipped"
         report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {call.excinfo.value}")
+    elif call.excinfo is not None and call.excinfo.errisinstance(AssertionError):
+        # a verdict raised as an AssertionError subclass (CellularError) fails the test,
+        # as allure says; its traceback's text does not name AssertionError
+        report.hil_assertion = True  # type: ignore[attr-defined]
 
 
 def outcome_of(report: pytest.TestReport) -> str:
@@ -259,9 +263,26 @@ def outcome_of(report: pytest.TestReport) -> str:
         return "passed"
     excinfo = getattr(report, "longrepr", None)
     text = str(excinfo) if excinfo is not None else ""
-    if report.when == "call" and ("AssertionError" in text or "\nE       assert" in text):
+    if report.when == "call" and (
+        getattr(report, "hil_assertion", False)
+        or "AssertionError" in text
+        or "\nE       assert" in text
+    ):
         return "failed"
     return "broken"
+
+
+def _reason(report: pytest.TestReport) -> str:
+    """One line: where the test went red and the exception's own message (the last
+    line of a long traceback is `path:line: ExceptionType`, without the message)."""
+    text = getattr(report, "longreprtext", "") or str(report.longrepr or "")
+    last = text.strip().splitlines()[-1] if text.strip() else ""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    message = (getattr(crash, "message", "") or "").strip()
+    where = re.match(r"^(\S+:\d+): [\w.]+$", last)
+    if message and where:
+        last = f"{where[1]}: {message.splitlines()[0]}"
+    return REDACTOR.redact(last)
 
 
 class _Outcomes:
@@ -289,8 +310,7 @@ class _Outcomes:
                 outcome = "broken"
             reason = ""
             if not report.passed:
-                reason = getattr(report, "longreprtext", "") or str(report.longrepr or "")
-                reason = reason.strip().splitlines()[-1] if reason.strip() else ""
+                reason = _reason(report)
             entry = {"outcome": outcome, "reason": reason[:500]}
             faults = dict(report.user_properties).get("hil_faults")
             if faults is not None:

@@ -288,7 +288,10 @@ def test_gsm_connection_from_boot_partition(
 ) -> None:
     """The doc's cellular file in the boot partition connects after a reboot."""
     secrets = tuple(s for s in (modem.password, modem.pin) if s)
-    text = gsm_keyfile(modem, cell.find().device_identifier)
+    # the lab's PIN proven right (sent once, guarded) before NetworkManager gets it: a
+    # wrong one in the keyfile would be tried at every activation until the SIM wants its PUK
+    found = cell.unlock(cell.find())
+    text = gsm_keyfile(modem, found.device_identifier)
     keyfile = BootFile(f"system-connections/{FILENAME}", text.encode(), 0o600, secrets=secrets)
     write_boot_files(cell.shell, [keyfile])
     power_cycle(request, board, cell)
