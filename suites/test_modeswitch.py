@@ -8,7 +8,10 @@ USB mass-storage mode. If usb_modeswitch had to switch it (the kernel log
 shows another id at that port first), the switch must be the one
 usb-modeswitch-data's entry describes: the entry's target vendor and one of
 its target products (or the modem-mode id the lab config names), with the
-entry's method. The doc warns that some modems are unknown to
+entry's method — read back from usb_modeswitch's own report on the board
+(`/var/log/usb_modeswitch_<device>`: its dispatcher's log, or the lab rule's
+`-W` output): the config it used, the mode keyword or message it was given,
+the procedure it ran. The doc warns that some modems are unknown to
 usb_modeswitch: for those the lab config supplies a usb_modeswitch
 configuration or a udev rule, applied as config.json's `os.udevRules`
 (`hil.board.modeswitch`), and the suite checks it took effect and holds
@@ -30,6 +33,7 @@ from hil.usb.modeswitch import ModeswitchDb, ModeswitchEntry, stuck_in_storage
 from hil.usb.wait import WaitTimeout
 
 STUCK = "modem-stuck-in-storage-mode"
+WRONG_METHOD = "modeswitch-wrong-method"
 BOOT_ID = "/proc/sys/kernel/random/boot_id"
 
 
@@ -104,7 +108,7 @@ def test_modem_is_at_its_port_in_modem_mode(
         )
 
 
-@pytest.mark.faults(STUCK)
+@pytest.mark.faults(STUCK, WRONG_METHOD)
 def test_switch_matches_usb_modeswitch_data(
     board: Board,
     shell: ShellSession,
@@ -145,6 +149,24 @@ def test_switch_matches_usb_modeswitch_data(
     assert expected or (device.vid == vendor and (not targets or device.pid in targets)), (
         f"{modem.name}: usb_modeswitch's entry for {first} ({entry.method}) switches to "
         f"{vendor}:{{{','.join(targets)}}}, the modem came back as {device.vid_pid}"
+    )
+    # the method, from what the board kept of usb_modeswitch's run
+    report = modeswitch.read_report(shell, device.sys_name)
+    path = modeswitch.report_path(device.sys_name)
+    if report is None:
+        pytest.skip(
+            f"{modem.name}: switched {first} → {device.vid_pid}, but the board kept no "
+            f"usb_modeswitch report ({path}; the dispatcher logs only with EnableLogging=1 in "
+            "/etc/usb_modeswitch.conf): the method cannot be read back"
+        )
+    rule = modeswitch.lab_rule(board.name, modem)
+    ours = rule is not None and rule.entry == entry
+    source = "the lab's configuration" if ours else "usb-modeswitch-data's entry"
+    problem = modeswitch.switch_problem(report, entry, source)
+    assert not problem, f"{modem.name}: {problem} ({path})"
+    record_property(
+        "modeswitch",
+        f"{first} → {device.vid_pid} by {report.method} ({report.config or 'its udev rule'})",
     )
 
 

@@ -37,7 +37,8 @@ def test_a_configuration_becomes_one_rule_running_usb_modeswitch_with_it() -> No
     rule = udev_rule_for(entry)
     assert rule == (
         'ACTION=="add", SUBSYSTEM=="usb", ATTR{idVendor}=="1e0e", ATTR{idProduct}=="9011", '
-        'RUN+="/usr/sbin/usb_modeswitch -v 1e0e -p 9011 -V 1e0e -P 9001 -K"'
+        "RUN+=\"/bin/sh -c '/usr/sbin/usb_modeswitch -W -v 1e0e -p 9011 -V 1e0e -P 9001 -K "
+        ">/var/log/usb_modeswitch_%k 2>&1'\""
     )
     # the parser of usb-modeswitch-data's own rules file reads it the same way
     (parsed,) = parse_rules(rule)
@@ -50,7 +51,8 @@ def test_a_message_is_passed_as_it_is() -> None:
     text += 'MessageContent="55534243123456780000000000000011063000000100010000000000000000"\n'
     rule = udev_rule_for(parse_config(text))
     assert rule.endswith(
-        '-v 12d1 -p 1f01 -V 12d1 -M 55534243123456780000000000000011063000000100010000000000000000"'
+        "-v 12d1 -p 1f01 -V 12d1 -M 55534243123456780000000000000011063000000100010000000000000000"
+        " >/var/log/usb_modeswitch_%k 2>&1'\""
     )
 
 

@@ -208,8 +208,10 @@ def test_modem_reenumerates_fault_drops_and_brings_back_the_modem_at_its_port():
     first = m.devnum
     sh = Sh(w)
     time.sleep(bus.real_seconds(3))
+    # pi3-b's SIM wants its PIN (sim.yaml), the network its credentials
     out, status = sh(
-        "mmcli -m 0 --simple-connect=apn=giffgaff.com,user=giffgaff,password=password"
+        "mmcli -m 0 --simple-connect=pin=51739264,apn=giffgaff.com,user=giffgaff,"
+        "password=gg-data-7781"
     )
     assert status == 0, out
     w.set_fault("modem-reenumerates", True)

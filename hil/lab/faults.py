@@ -27,6 +27,14 @@ FAULTS: dict[str, Fault] = {
             "board",
             "the modem stays in USB mass-storage mode; usb_modeswitch never switches it",
         ),
+        Fault(
+            "modeswitch-wrong-method",
+            "board",
+            "usb_modeswitch switches the modem by another method than its usb-modeswitch-data "
+            "entry (or the lab's configuration) gives: a setting left on the board (an "
+            "/etc/usb_modeswitch.d config the dispatcher prefers, a leftover udev rule that "
+            "runs first); the modem still comes up in modem mode",
+        ),
         Fault("sim-missing", "board", "no SIM card in the modem"),
         Fault("sim-locked", "board", "the SIM asks for a PIN that is not configured or wrong"),
         Fault("wrong-apn", "board", "the network rejects the APN: the bearer never connects"),

@@ -51,6 +51,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from hil.probes.udevadm import UdevRecord
+from hil.sim import usb_modeswitch
 from hil.sim.modem.catalog import ModemHardware, find
 from hil.sim.shell.interp import CommandError
 from hil.usb.modeswitch import (
@@ -491,6 +492,8 @@ class UsbBus:
         self._next_devnum = 3
         self._serial = 0
         self.board_rules: list[UdevRule] = []
+        #: the board's usb_modeswitch rules with their RUN command lines
+        self.board_rule_runs: list[tuple[UdevRule, str]] = []
         self.modems: list[SimUsbModem] = [
             self._place(i, m) for i, m in enumerate(world.spec.modems)
         ]
@@ -595,6 +598,7 @@ class UsbBus:
             self._next_devnum = 3
             self.world.fs.write(DMESG, "")  # the kernel's ring buffer starts anew
             self._install_board_rules()
+            usb_modeswitch.install(self)
             self.sysfs.reset(self._topology_records())
             for m in self.modems:
                 m.mode, m.ports, m.switched_to = "absent", [], None
@@ -617,7 +621,7 @@ class UsbBus:
     def _apply(self, action: str, modem: SimUsbModem, when: float) -> None:
         if action == "udev-modeswitch":
             if modem.mode == "storage" and self._udev_would_switch(modem):
-                self._switch(modem, when)
+                usb_modeswitch.udev_switch(self, modem, when)
         elif action in ("enumerate-target", "plug") and not modem.present:
             self._enumerate(modem, when)
 
@@ -644,6 +648,7 @@ class UsbBus:
             fs.remove(RULES_DIR, recursive=True)
         fs.mkdir(RULES_DIR)
         self.board_rules = []
+        self.board_rule_runs = []
         try:
             config = json.loads(fs.read_text(CONFIG_JSON))
         except (CommandError, ValueError):
@@ -655,6 +660,11 @@ class UsbBus:
             if isinstance(text, str):
                 fs.write(f"{RULES_DIR}/{name}.rules", text + "\n")
                 self.board_rules += parse_rules(text)
+                self.board_rule_runs += usb_modeswitch.rule_runs(text)
+
+    def usb_device_view(self, modem: SimUsbModem):
+        """The modem as `hil.usb` models a USB device (what udev's rules match)."""
+        return self._usb_device_view(modem)
 
     def _usb_device_view(self, modem: SimUsbModem):
         from hil.usb.model import UdevTree
@@ -691,6 +701,13 @@ class UsbBus:
                 return SwitchResult(True, entry, False, None)
             target = self._switch(modem, self.now(), entry)
             return SwitchResult(True, entry, True, target.vid_pid)
+
+    def switch_now(
+        self, modem: SimUsbModem, when: float, entry: ModeswitchEntry | None = None
+    ) -> Profile:
+        """The message reached the device at world time `when`: it leaves the bus and
+        comes back as its modem-mode self (never under the stuck fault)."""
+        return self._switch(modem, when, entry)
 
     def _switch(
         self, modem: SimUsbModem, when: float, entry: ModeswitchEntry | None = None

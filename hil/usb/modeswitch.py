@@ -319,6 +319,8 @@ METHOD_FLAGS = {
     "SierraMode": "-S",
 }
 SBIN_USB_MODESWITCH = "/usr/sbin/usb_modeswitch"
+#: where a run's report goes: the dispatcher's log names (+ the device's kernel name)
+REPORT_PREFIX = "/var/log/usb_modeswitch_"
 
 
 def parse_config(text: str, where: str = "usb_modeswitch configuration") -> ModeswitchEntry:
@@ -344,8 +346,11 @@ def udev_rule_for(entry: ModeswitchEntry, where: str = "usb_modeswitch configura
     """One udev rule that runs usb_modeswitch with the entry's parameters when the
     device enumerates in its default (storage) mode — what a board whose
     usb_modeswitch database lacks the device needs (balenaOS: config.json's
-    `os.udevRules`, whose /etc cannot take a usb_modeswitch.d file)."""
-    args = [SBIN_USB_MODESWITCH, "-v", entry.vendor, "-p", entry.product]
+    `os.udevRules`, whose /etc cannot take a usb_modeswitch.d file). The run is
+    verbose (`-W`) and its report kept where the dispatcher keeps its own,
+    `/var/log/usb_modeswitch_<device>` (udev's `%k`), so that the method it used
+    can be read back from the board (`hil.probes.usb_modeswitch`)."""
+    args = [SBIN_USB_MODESWITCH, "-W", "-v", entry.vendor, "-p", entry.product]
     if entry.target_vendor:
         args += ["-V", entry.target_vendor]
     if len(entry.target_products) == 1:
@@ -359,7 +364,8 @@ def udev_rule_for(entry: ModeswitchEntry, where: str = "usb_modeswitch configura
             f"{where}: {entry.method} has no usb_modeswitch command-line switch; give the "
             "udev rule itself (udev_rule)"
         )
+    command = f"{' '.join(args)} >{REPORT_PREFIX}%k 2>&1"
     return (
         f'ACTION=="add", SUBSYSTEM=="usb", ATTR{{idVendor}}=="{entry.vendor}", '
-        f'ATTR{{idProduct}}=="{entry.product}", RUN+="{" ".join(args)}"'
+        f"ATTR{{idProduct}}==\"{entry.product}\", RUN+=\"/bin/sh -c '{command}'\""
     )

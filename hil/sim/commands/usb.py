@@ -14,8 +14,10 @@ from pathlib import Path
 
 from hil.probes.udevadm import UdevRecord
 from hil.sim.commands import command
+from hil.sim.modeswitch_report import Run, verbose_report
 from hil.sim.shell.interp import CommandError, Proc
 from hil.sim.usb import UsbBus, UsbEvent, format_record, usb_bus
+from hil.sim.usb_modeswitch import METHOD_FLAGS, Options, bus_ids, device_facts, parse_options
 from hil.usb.model import hex4
 
 HWDB = Path("/usr/lib/udev/hwdb.d/20-usb-vendor-model.hwdb")
@@ -282,26 +284,12 @@ _HEADER = (
     "\n * usb_modeswitch: handle USB devices with multiple modes\n"
     " * Version 2.6.1 (C) Josua Dietze 2017\n * Based on libusb1/libusbx\n\n"
 )
-_METHOD_FLAGS = {
-    "-J": "HuaweiNewMode",
-    "--huawei-new-mode": "HuaweiNewMode",
-    "-H": "HuaweiMode",
-    "--huawei-mode": "HuaweiMode",
-    "-K": "StandardEject",
-    "--std-eject": "StandardEject",
-    "-S": "SierraMode",
-    "--sierra-mode": "SierraMode",
-}
-_METHOD_LINES = {
-    "HuaweiNewMode": "Using standard Huawei switching message\n",
-    "HuaweiMode": "Using legacy Huawei switching message\n",
-    "StandardEject": "Sending standard EJECT sequence\n",
-    "SierraMode": "Trying to send Sierra control message\n",
-}
 
 
 @command("usb_modeswitch")
 def usb_modeswitch(p: Proc) -> int:
+    """usb_modeswitch 2.6.1 by hand: its progress (with -W its settings first), the
+    procedure of the method it is given, and the device's answer from the bus."""
     args = p.args[1:]
     if p.args[0].startswith("/lib/udev/") and len(args) == 1:
         return _dispatch(p, args[0])
@@ -311,51 +299,37 @@ def usb_modeswitch(p: Proc) -> int:
             p.out("No default vendor/product ID given. Abort\n\n")
             return 1
         return 0
-    opts: dict[str, str] = {}
-    method = None
-    it = iter(args)
-    for a in it:
-        if a in _METHOD_FLAGS:
-            method = _METHOD_FLAGS[a]
-        elif a in (
-            "-v",
-            "-p",
-            "-V",
-            "-P",
-            "-M",
-            "-c",
-            "--default-vendor",
-            "--default-product",
-            "--message-content",
-            "--config-file",
-        ):
-            opts[a] = next(it, "")
-        elif a in ("-W", "-Q", "-I", "-D", "-s") or a.startswith("-"):
-            continue
-        elif a.startswith("/"):
-            p.out(_HEADER)
-            p.out("No default vendor/product ID given. Abort\n\n")
-            return 1
-    if "-c" in opts or "--config-file" in opts:
-        path = opts.get("-c") or opts.get("--config-file", "")
-        conf = _parse_conf(p.world.fs.read_text(p.path(path)))
-        opts.setdefault("-v", conf.get("DefaultVendor", ""))
-        opts.setdefault("-p", conf.get("DefaultProduct", ""))
-        if "MessageContent" in conf:
-            opts.setdefault("-M", conf["MessageContent"])
-        for key in _METHOD_LINES:
-            if conf.get(key, "0") not in ("0", ""):
-                method = key
-    vendor = opts.get("-v") or opts.get("--default-vendor")
-    product = opts.get("-p") or opts.get("--default-product")
-    if not vendor or not product:
+    if any(a.startswith("/") for a in args if not a.startswith("-")) and not any(
+        a in ("-c", "--config-file") for a in args
+    ):
         p.out(_HEADER)
         p.out("No default vendor/product ID given. Abort\n\n")
         return 1
-    if method is None and not (opts.get("-M") or opts.get("--message-content")):
-        p.out("No target action given. Abort\n")  # what 2.6.1 says without -M/-J/-K/…
+    o = parse_options(args)
+    if o.config:
+        conf = _parse_conf(p.world.fs.read_text(p.path(o.config)))
+        o.vendor = o.vendor or _hex(conf.get("DefaultVendor"))
+        o.product = o.product or _hex(conf.get("DefaultProduct"))
+        o.target_vendor = o.target_vendor or _hex(conf.get("TargetVendor"))
+        o.target_product = o.target_product or _hex(conf.get("TargetProduct"))
+        o.message = o.message or conf.get("MessageContent")
+        for key in METHOD_FLAGS.values():
+            if conf.get(key, "0") not in ("0", ""):
+                o.method = key
+        if o.method is None and o.message:
+            o.method = "MessageContent"
+    if not o.vendor or not o.product:
+        p.out(_HEADER)
+        p.out("No default vendor/product ID given. Abort\n\n")
         return 1
-    return _switch_explicit(p, hex4(vendor), hex4(product), method)
+    return _switch_explicit(p, o)
+
+
+def _hex(value: str | None) -> str | None:
+    try:
+        return hex4(value) if value else None
+    except ValueError:
+        return None
 
 
 def _parse_conf(text: str) -> dict[str, str]:
@@ -367,33 +341,30 @@ def _parse_conf(text: str) -> dict[str, str]:
     return conf
 
 
-def _switch_explicit(p: Proc, vendor: str, product: str, method: str | None) -> int:
+def _switch_explicit(p: Proc, o: Options) -> int:
     bus = usb_bus(p.world)
     bus.advance()
     modem = next(
-        (m for m in bus.modems if m.mode == "storage" and m.vid == vendor and m.pid == product),
+        (m for m in bus.modems if m.mode == "storage" and m.vid == o.vendor and m.pid == o.product),
         None,
     )
-    p.out("Look for default devices ...\n")
-    if modem is None:
-        p.out(" No devices in default mode found. Nothing to do. Bye!\n\n")
-        return 0
-    p.out(" Found devices in default mode (1)\n")
-    p.out(f"Access device {modem.devnum:03d} on bus 001\n")
-    p.out("Get the current device configuration ...\nCurrent configuration number is 1\n")
-    p.out("Use interface number 0\n with class 8\nUse endpoints 0x01 (out) and 0x81 (in)\n")
-    p.out(_METHOD_LINES.get(method or "", ""))
-    p.out("Looking for active drivers ...\n OK, driver detached\nSet up interface 0\n")
-    p.out("Use endpoint 0x01 for message sending ...\n")
-    p.out("Trying to send message 1 to endpoint 0x01 ...\n OK, message successfully sent\n")
-    p.out("Read the response to message 1 (CSW) ...\n")
-    result = bus.switch(modem)
-    if result.switched:
-        p.out(" Device seems to have vanished after reading. Good.\n")
-        p.out(" Device is gone, skip any further commands\n")
-    else:
-        p.out(" Response successfully read (13 bytes), status 0\n")
-    p.out("-> Run lsusb to note any changes. Bye!\n\n")
+    device = device_facts(bus, modem) if modem is not None else None
+    others = bus_ids(bus, modem) if modem is not None else ()
+    switched = False
+    if modem is not None and o.method is not None:
+        switched = bus.switch(modem).switched
+    run = Run(
+        o.vendor or "",
+        o.product or "",
+        o.method or "",
+        o.target_vendor,
+        (o.target_product,) if o.target_product else (),
+        o.message,
+        device=device,
+        switched=switched,
+        bus_ids=others,
+    )
+    p.out(verbose_report(run, verbose=o.verbose))
     return 0
 
 

@@ -31,9 +31,8 @@ def install(world: World) -> ModemManager:
     world.services["ModemManager"] = (mm.start, mm.stop)
     world.service_probes["ModemManager"] = lambda: mm.running
     world.boot_hooks.append(lambda w: mm.boot())
-    world.fault_checks["modem-stuck-in-storage-mode"] = lambda: any(
-        u.usb.storage is not None for u in mm.units
-    )
+    for fault in ("modem-stuck-in-storage-mode", "modeswitch-wrong-method"):
+        world.fault_checks[fault] = lambda: any(u.usb.storage is not None for u in mm.units)
     for fault in ("sim-missing", "sim-locked", "wrong-apn", "no-registration", "weak-signal"):
         world.fault_checks[fault] = lambda: bool(mm.units)
     for fault in ("modem-reenumerates", "modem-drops-off-bus"):
