@@ -367,5 +367,5 @@ def udev_rule_for(entry: ModeswitchEntry, where: str = "usb_modeswitch configura
     command = f"{' '.join(args)} >{REPORT_PREFIX}%k 2>&1"
     return (
         f'ACTION=="add", SUBSYSTEM=="usb", ATTR{{idVendor}}=="{entry.vendor}", '
-        f"ATTR{{idProduct}}==\"{entry.product}\", RUN+=\"/bin/sh -c '{command}'\""
+        f'ATTR{{idProduct}}=="{entry.product}", RUN+="/bin/sh -c \'{command}\'"'
     )
