@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from tests.conftest import REPO, SIM_LAB
+from tests.test_report_secrets import leaks
 
 SUITE = REPO / "suites" / "test_cellular.py"
 #: lab-config/sim.yaml: the PIN of pi3-b's SIM, in the board's `modems:` (the lab's
@@ -74,6 +75,9 @@ def test_the_lab_pin_unlocks_the_sim_and_never_shows(tmp_path: Path) -> None:
     assert "modem.generic.state                             : locked" in transcripts
     assert "--pin=******" in transcripts
     assert PIN not in everything
+    # nor base64-encoded (the boot partition's keyfile goes over the console in chunks)
+    assert not leaks(tmp_path / "transcripts", [PIN])
+    assert not leaks(tmp_path / "allure", [PIN])
 
 
 def test_a_wrong_pin_is_red_in_modemmanagers_words(tmp_path: Path) -> None:

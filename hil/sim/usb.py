@@ -33,8 +33,12 @@ API for the rest of the sim (ModemManager's model, suites' lab side):
     bus.subscribe(fn)                    # fn(event: UsbEvent) on every add/remove/bind
     bus.records() / bus.export_db()      # udev's view (UdevRecords / export text)
 
+Who switches a storage-mode modem, by which method, and the report the board
+keeps of it (`/var/log/usb_modeswitch_<device>`) is `hil.sim.usb_modeswitch`'s.
+
 Faults: `modem-stuck-in-storage-mode` (usb_modeswitch's message is sent and
-acknowledged, the device never leaves storage mode). The faults that take a
+acknowledged, the device never leaves storage mode), `modeswitch-wrong-method`
+(`hil.sim.usb_modeswitch`: another setting switches it, by another method). The faults that take a
 modem off the bus under load (`modem-reenumerates`, `modem-drops-off-bus`)
 are ModemManager's model's: it unplugs and replugs the modem here.
 """
