@@ -249,10 +249,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     if call.excinfo is not None and call.excinfo.errisinstance(FaultUnsupported):
         report.outcome = "skipped"
         report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {call.excinfo.value}")
-    elif call.excinfo is not None and call.excinfo.errisinstance(AssertionError):
-        # a verdict raised as an AssertionError subclass (CellularError) fails the test,
-        # as allure says; its traceback's text does not name AssertionError
-        report.hil_assertion = True  # type: ignore[attr-defined]
 
 
 def outcome_of(report: pytest.TestReport) -> str:
@@ -263,11 +259,7 @@ def outcome_of(report: pytest.TestReport) -> str:
         return "passed"
     excinfo = getattr(report, "longrepr", None)
     text = str(excinfo) if excinfo is not None else ""
-    if report.when == "call" and (
-        getattr(report, "hil_assertion", False)
-        or "AssertionError" in text
-        or "\nE       assert" in text
-    ):
+    if report.when == "call" and ("AssertionError" in text or "\nE       assert" in text):
         return "failed"
     return "broken"
 
