@@ -12,7 +12,7 @@ APT_PACKAGES=(
   mtools dosfstools fdisk ser2net socat busybox bmap-tools uhubctl
   chromium iw iproute2 bash jq udev wireless-regdb
   curl tinyproxy redsocks
-  qemu-system-x86 linux-image-amd64 dnsmasq-base e2fsprogs nftables
+  qemu-system-x86 linux-image-amd64 dnsmasq-base e2fsprogs nftables chrony
 )
 # node/npm may come from Debian or from a nodesource package that bundles npm
 command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)
@@ -27,7 +27,20 @@ if ((${#missing[@]})); then
     echo "setup: need root to install ${missing[*]}" >&2; exit 1
   fi
   apt-get update -qq
+  # chrony is for the virtual rig's guest, which runs its own chronyd: installing it
+  # must neither start a chronyd that sets this host's clock (policy-rc.d: no service
+  # starts during the install) nor enable one for the host's next boot
+  policy=""
+  if [[ " ${missing[*]} " == *" chrony "* && ! -e /usr/sbin/policy-rc.d ]]; then
+    policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 0755 "$policy"
+    trap 'rm -f "$policy"' EXIT
+  fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [[ " ${missing[*]} " == *" chrony "* ]]; then
+    systemctl disable chrony.service >/dev/null 2>&1 || true
+  fi
+  if [ -n "$policy" ]; then rm -f "$policy"; trap - EXIT; fi
 fi
 
 stamp=.venv/.hil-setup-stamp

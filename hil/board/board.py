@@ -81,13 +81,20 @@ class Board:
         return RecordedProxyLog(self.name, folder / LAB_SIDE_RECORD)
 
     def proxy_log(self) -> ProxyLog:
-        """What the lab's proxy relayed: the sim's proxy model, or the proxy's access
-        log on the lab host (`network.proxy.log`)."""
+        """What the lab's proxy relayed: the sim's proxy model, the proxy in a virtual
+        board's lab (over its lab line), or the proxy's access log on the lab host
+        (`network.proxy.log`)."""
         if self.is_replay:
             return self._recorded_proxy_log
         if self.config.is_sim:
             record = self.recording_dir / LAB_SIDE_RECORD if self.recording_dir else None
             return SimProxyLog(self.sim_endpoint, record)
+        if self.config.console.scheme == "qemu":  # the proxy inside the guest's lab
+            from hil.board.vrig_faults import VrigLabSide, VrigProxyLog
+
+            assert isinstance(self.lab, VrigLabSide)
+            record = self.recording_dir / LAB_SIDE_RECORD if self.recording_dir else None
+            return VrigProxyLog(self.lab, record)
         proxy = self.network.proxy
         if proxy is None or not proxy.log:
             raise FaultUnsupported(

@@ -17,9 +17,12 @@ the host asks for (e.g. a modem's USB port), `hil/vrig/guest/actions.d/NAME`.
 from __future__ import annotations
 
 import functools
+import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 
+from hil.board.labnet import ProxyConnection, parse_proxy_log_line
 from hil.board.labside import FaultUnsupported, _FaultContext
 from hil.errors import HarnessError
 from hil.lab.faults import FAULTS
@@ -116,3 +119,35 @@ class VrigPower:
     def cycle(self) -> None:
         self.lab.control.qmp("system_reset")
         self.lab.control.qmp("cont")
+
+
+class VrigProxyLog:
+    """The lab's proxy inside the guest (tinyproxy's log), read over the lab line
+    from a mark (a byte offset). With `record`, each answer is appended there, so
+    that a replay of the run can give it back."""
+
+    def __init__(self, lab: VrigLabSide, record: Path | None = None) -> None:
+        self.lab = lab
+        self.record = record
+
+    def _ask(self, since: int) -> tuple[int, list[ProxyConnection]]:
+        size, _, text = self.lab._lab("proxy-log", str(since)).output.partition("\n")
+        found = (parse_proxy_log_line(line) for line in text.splitlines())
+        entries = [c for c in found if c is not None]
+        if self.record is not None:
+            self.record.parent.mkdir(parents=True, exist_ok=True)
+            entry = {
+                "op": "proxy_log",
+                "since": since,
+                "next": int(size),
+                "entries": [{"host": c.host, "port": c.port, "line": c.line} for c in entries],
+            }
+            with self.record.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(entry) + "\n")
+        return int(size), entries
+
+    def mark(self) -> int:
+        return self._ask(0)[0]
+
+    def since(self, mark: int) -> list[ProxyConnection]:
+        return self._ask(mark)[1]

@@ -1,5 +1,5 @@
-"""`hil vrig build|serve|agree` — the virtual rig: build the guest, keep a lab's VMs
-up, compare its verdicts with the sim's."""
+"""`hil vrig build|serve|agree|faults` — the virtual rig: build the guest, keep a lab's
+VMs up, compare its verdicts with the sim's, check its lab faults."""
 
 from __future__ import annotations
 
@@ -52,6 +52,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     agree.add_argument("--suite", action="append", default=[], metavar="NAME")
     agree.add_argument("--out", default="out/vrig/agreement", metavar="DIR")
     agree.set_defaults(func=agree_cmd)
+    faults = s.add_parser(
+        "faults",
+        help="each lab fault of the virtual rig turns the tests that declare it red",
+        description="Run the suite tests that declare each fault the guest's lab can "
+        "produce (guest/faults.d/), on a guest without faults and on one with the fault on "
+        "from boot (each run boots its own guest: minutes). Writes a Markdown table; exit 1 "
+        "if a declaring test that passes without its fault is not red with it.",
+    )
+    faults.add_argument("--lab", default="lab-config/vrig.yaml", metavar="PATH")
+    faults.add_argument(
+        "--suite", action="append", default=[], metavar="NAME",
+        help="suites whose declaring tests run (default: ethernet, requirements, connectivity)",
+    )  # fmt: skip
+    faults.add_argument(
+        "--fault", action="append", default=[], metavar="NAME",
+        help="faults to check (default: every fault of guest/faults.d/)",
+    )  # fmt: skip
+    faults.add_argument("--out", default="out/vrig/faults", metavar="DIR")
+    faults.set_defaults(func=faults_cmd)
 
 
 def build_cmd(args: argparse.Namespace) -> int:
@@ -111,3 +130,29 @@ def agree_cmd(args: argparse.Namespace) -> int:
     print(text)
     print(f"written to {out / 'agreement.md'}")
     return 1 if any(r.note == "UNEXPLAINED" for r in rows) else 0
+
+
+def faults_cmd(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from hil.vrig.faultcheck import check, guest_faults, render
+
+    known = guest_faults()
+    unknown = [f for f in args.fault if f not in known]
+    if unknown:
+        print(
+            f"hil vrig faults: the guest's lab cannot produce {', '.join(unknown)} "
+            f"(it can: {', '.join(known)})",
+            file=sys.stderr,
+        )
+        return 2
+    started = time.monotonic()
+    suites = args.suite or ["ethernet", "requirements", "connectivity"]
+    rows = check(Path(args.lab), suites, args.fault or known)
+    text = render(rows) + f"\nRun time: {time.monotonic() - started:.0f}s.\n"
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "faults.md").write_text(text)
+    print(text)
+    print(f"written to {out / 'faults.md'}")
+    return 0 if all(r.ok for r in rows) else 1

@@ -21,11 +21,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]  # where `suites/` are
 
 #: test (nodeid without parameters) → why the virtual rig's verdict differs
-LIMITS: dict[str, str] = {
-    "suites/test_requirements.py::test_clock_syncs_with_default_pools": (
-        "no chrony or timedated in the guest yet (chronyc: command not found)"
-    ),
-}
+LIMITS: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
