@@ -123,7 +123,7 @@ def test_bad_qemu_option_is_one_line_naming_board_and_key() -> None:
 
 
 #: the suites CI runs on the virtual rig (one boot)
-CI_SUITES = ("ethernet", "requirements", "connectivity")
+CI_SUITES = ("ethernet", "requirements", "connectivity", "proxy")
 #: the network faults the lab inside the guest produces
 NET_FAULTS = ("dns-blocked", "port-443-blocked", "ntp-blocked", "connectivity-check-fails")
 NET_FAULTS += ("dhcp-timeout",)
@@ -137,8 +137,9 @@ def test_guest_boots_and_runs_the_ci_suites_unchanged(
     """One boot (CI's virtual-rig run): the guest's identity and daemons; the lab
     side over the lab line (a fault switched at the lab router inside the guest,
     one the lab cannot produce); then the CI suites unchanged (ethernet with two
-    reboots through the boot partition, requirements and connectivity with
-    config.json changes applied live and the connectivity-check fault), every
+    reboots through the boot partition, requirements — clock tests included — and
+    connectivity with config.json changes applied live and the connectivity-check
+    fault, proxy with redsocks and the lab's tinyproxy), every
     test passed or skipped for a fault this lab cannot produce; then what the
     reboots must have left: a new boot id, the boot partition's connection copied
     into NetworkManager's directory and its `*.ignore` sibling not; last, a power
@@ -237,6 +238,9 @@ def test_guest_boots_and_runs_the_ci_suites_unchanged(
         # chrony in the guest, the lab's chronyd, timedated through dbus
         assert "test_clock_syncs_with_default_pools[vrig-a]" in by_outcome["passed"]
         assert "test_clock_syncs_with_config_json_ntp_servers[vrig-a]" in by_outcome["passed"]
+        # redsocks from the boot partition to the lab's tinyproxy, its log over the lab line
+        assert "test_traffic_goes_through_the_proxy[vrig-a]" in by_outcome["passed"]
+        assert "test_broken_redsocks_conf_is_reported[vrig-a]" in by_outcome["passed"]
         assert "test_connectivity_check_reports_full[vrig-a]" in by_outcome["passed"]
         # these two switch connectivity-check-fails on through the lab line
         assert "test_connectivity_check_reports_when_uri_fails[vrig-a]" in by_outcome["passed"]
