@@ -47,6 +47,19 @@ def _wait_for(path: Path, timeout: float = 10.0) -> None:
         time.sleep(0.02)
 
 
+def _wait_listening(path: Path, timeout: float = 30.0) -> None:
+    """Until a unix socket accepts (its file appears at bind, before listen)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with socket.socket(socket.AF_UNIX) as s:
+            try:
+                s.connect(str(path))
+                return
+            except OSError:
+                assert time.monotonic() < deadline, f"{path} never accepted a connection"
+        time.sleep(0.05)
+
+
 class SerialSocket:
     """QEMU's side of a serial port on a unix socket: a pty whose master end is
     relayed to one client at a time; what the guest writes while nobody is
@@ -167,7 +180,7 @@ def test_qmp_against_a_real_qemu(tmp_path: Path) -> None:
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        _wait_for(qmp)
+        _wait_listening(qmp)
         control = VrigControl("vrig-t", tmp_path / "lab.sock", qmp)
         assert control.qmp("query-status")["status"] == "running"
         control.qmp("stop")
