@@ -16,7 +16,6 @@ from hil.board import Board
 from hil.board.files import write_boot_files
 from hil.bootfs.layout import BootFile
 from hil.console import ShellSession
-from hil.console.session import BoardRebooted
 from hil.probes.curl import WRITE_OUT, CurlResult, parse_write_out
 from hil.probes.resolver import Lookup, parse_nslookup
 
@@ -67,11 +66,10 @@ def remove_boot_file(shell: ShellSession, path: str) -> None:
 
 
 def reboot(board: Board, shell: ShellSession, timeout: float | None = None) -> None:
-    """`reboot` on the console, then back at a shell prompt with the network settled
-    (in 180 s, or the board's `console.login_timeout` if longer, unless told otherwise)."""
-    with contextlib.suppress(BoardRebooted):
-        shell.run("reboot", timeout=30)
-    shell.connect(timeout=timeout or max(180, board.config.console.login_timeout))
+    """`reboot` on the console, then back at a shell prompt in a new boot (its boot id
+    changed: a reboot that did not happen is an error) with the network settled (in
+    180 s, or the board's `console.login_timeout` if longer, unless told otherwise)."""
+    board.reboot(shell, timeout=timeout or max(180, board.config.console.login_timeout))
     wait_network(shell)
 
 

@@ -29,7 +29,6 @@ from hil.board import Board
 from hil.board.files import BootFileWriter
 from hil.bootfs.layout import BootFile
 from hil.console import ShellSession
-from hil.console.session import BoardRebooted, CommandTimeout
 from hil.errors import HarnessError
 from hil.lab.models import WifiConfig
 from hil.lab.secrets import MASK, REDACTOR
@@ -58,10 +57,9 @@ def wait_startup(shell: ShellSession, seconds: int = 90) -> None:
 
 
 def reboot(board: Board, shell: ShellSession) -> None:
-    """Reboot the board from its shell and log in again on the same console."""
-    with contextlib.suppress(BoardRebooted, CommandTimeout):
-        shell.run("reboot", timeout=10)
-    shell.connect(board.config.console.login_timeout)
+    """Reboot the board from its shell and log in again on the same console, in a
+    new boot (its boot id changed: a reboot that did not happen is an error)."""
+    board.reboot(shell)
 
 
 @dataclass

@@ -32,7 +32,7 @@ def test_default_wired_connection_comes_up(shell: ShellSession) -> None:
 
 
 @pytest.mark.needs("ethernet")
-@pytest.mark.faults("static-ip-conflict")
+@pytest.mark.faults("static-ip-conflict", "reboot-ignored")
 def test_static_ip_on_ethernet(board: Board, shell: ShellSession) -> None:
     """The doc's static ethernet file: address, gateway, routes and DNS exactly as it says."""
     address, gateway, dns = static_ip(board.config.ethernet_static, "192.168.1.111/24")

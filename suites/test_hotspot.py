@@ -19,7 +19,7 @@ LEASES = "/var/lib/NetworkManager/dnsmasq-{dev}.leases"
 
 
 @pytest.mark.needs("hotspot")
-@pytest.mark.faults("hotspot-dhcp-fails")
+@pytest.mark.faults("hotspot-dhcp-fails", "reboot-ignored")
 @pytest.mark.parametrize("proto", ["rsn", "wpa"])
 def test_hotspot_serves_a_client(board: Board, shell: ShellSession, proto: str) -> None:
     """WPA2 (`proto=rsn`, the doc's file) or WPA (`proto=`): a client with the psk

@@ -35,7 +35,7 @@ def channels(shell: ShellSession):
 
 
 @pytest.mark.needs("wifi")
-@pytest.mark.faults("regdomain-unset")
+@pytest.mark.faults("regdomain-unset", "reboot-ignored")
 @pytest.mark.parametrize("country", ["GB", "US"])
 def test_country_sets_the_regulatory_domain(
     board: Board, shell: ShellSession, country: str
@@ -47,7 +47,7 @@ def test_country_sets_the_regulatory_domain(
 
 
 @pytest.mark.needs("wifi")
-@pytest.mark.faults("regdomain-unset", "ap-down", "wrong-psk", "dhcp-timeout")
+@pytest.mark.faults("regdomain-unset", "ap-down", "wrong-psk", "dhcp-timeout", "reboot-ignored")
 def test_channels_12_13_usable_with_gb(
     board: Board, shell: ShellSession, regdomain_net: str
 ) -> None:
@@ -72,7 +72,7 @@ def test_channels_12_13_usable_with_gb(
 
 
 @pytest.mark.needs("wifi")
-@pytest.mark.faults("regdomain-unset")
+@pytest.mark.faults("regdomain-unset", "reboot-ignored")
 def test_channels_12_13_not_usable_with_us(
     board: Board, shell: ShellSession, regdomain_net: str
 ) -> None:

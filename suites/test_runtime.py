@@ -52,7 +52,9 @@ def files_with(shell: ShellSession, directory: str, needle: str) -> list[str]:
 
 
 @pytest.mark.needs("wifi")
-@pytest.mark.faults("ap-down", "wrong-psk", "dhcp-timeout", "state-not-persistent")
+@pytest.mark.faults(
+    "ap-down", "wrong-psk", "dhcp-timeout", "state-not-persistent", "reboot-ignored"
+)
 def test_dbus_connection_persists(board: Board, shell: ShellSession) -> None:
     """AddConnection over D-Bus: active, in the overlay, not in the boot partition,
     and still there after a NetworkManager restart and a reboot."""
@@ -91,7 +93,7 @@ def ethernet_profile(con_id: str) -> str:
 
 
 @pytest.mark.needs("ethernet")
-@pytest.mark.faults("dhcp-timeout", "state-not-persistent")
+@pytest.mark.faults("dhcp-timeout", "state-not-persistent", "reboot-ignored")
 def test_boot_partition_changes_apply_after_reboot_and_copies_stay(
     board: Board, shell: ShellSession
 ) -> None:

@@ -96,7 +96,7 @@ def resin_wifi(net: WifiConfig, **kw) -> BootCase:
 
 
 @pytest.mark.needs("wifi")
-@pytest.mark.faults("ap-down", "wrong-psk", "dhcp-timeout")
+@pytest.mark.faults("ap-down", "wrong-psk", "dhcp-timeout", "reboot-ignored")
 def test_wpa_psk_connects(board: Board, shell: ShellSession, psk_net: str) -> None:
     """The doc's resin-wifi: connects, gets a DHCP address, on the right SSID/BSSID/frequency."""
     net = network(board, psk_net, "psk")
@@ -107,7 +107,9 @@ def test_wpa_psk_connects(board: Board, shell: ShellSession, psk_net: str) -> No
 
 
 @pytest.mark.needs("wifi")
-@pytest.mark.faults("ap-down", "wrong-psk", "hidden-ssid-not-broadcast", "dhcp-timeout")
+@pytest.mark.faults(
+    "ap-down", "wrong-psk", "hidden-ssid-not-broadcast", "dhcp-timeout", "reboot-ignored"
+)
 def test_hidden_network_connects(board: Board, shell: ShellSession, hidden_net: str) -> None:
     """`hidden=true`: the network connects although its SSID is not broadcast."""
     net = network(board, hidden_net, "hidden")
@@ -121,7 +123,7 @@ def test_hidden_network_connects(board: Board, shell: ShellSession, hidden_net: 
 
 
 @pytest.mark.needs("wifi")
-@pytest.mark.faults("ap-down", "dhcp-timeout")
+@pytest.mark.faults("ap-down", "dhcp-timeout", "reboot-ignored")
 def test_open_network_connects(board: Board, shell: ShellSession, open_net: str) -> None:
     """An unsecured network: the doc's file without its [wifi-security] section."""
     net = network(board, open_net, "open")
@@ -137,7 +139,7 @@ def test_open_network_connects(board: Board, shell: ShellSession, open_net: str)
 
 
 @pytest.mark.needs("wifi")
-@pytest.mark.faults("ap-down", "enterprise-auth-fails", "dhcp-timeout")
+@pytest.mark.faults("ap-down", "enterprise-auth-fails", "dhcp-timeout", "reboot-ignored")
 def test_enterprise_peap_mschapv2_connects(board: Board, shell: ShellSession, eap_net: str) -> None:
     """The doc's WPA2-Enterprise example: PEAP with MSCHAPv2 inside."""
     net = network(board, eap_net, "eap")
@@ -152,7 +154,7 @@ def test_enterprise_peap_mschapv2_connects(board: Board, shell: ShellSession, ea
 
 
 @pytest.mark.needs("wifi")
-@pytest.mark.faults("ap-down")
+@pytest.mark.faults("ap-down", "reboot-ignored")
 def test_enterprise_wrong_secret_is_refused_with_supplicant_reason(
     board: Board, shell: ShellSession, eap_net: str
 ) -> None:
@@ -175,7 +177,9 @@ def test_enterprise_wrong_secret_is_refused_with_supplicant_reason(
 
 
 @pytest.mark.needs("wifi")
-@pytest.mark.faults("ap-down", "enterprise-auth-fails", "ca-cert-mismatch", "dhcp-timeout")
+@pytest.mark.faults(
+    "ap-down", "enterprise-auth-fails", "ca-cert-mismatch", "dhcp-timeout", "reboot-ignored"
+)
 def test_eduroam_with_ca_cert_connects(
     board: Board, shell: ShellSession, eduroam_net: str, pytestconfig: pytest.Config
 ) -> None:
@@ -198,7 +202,7 @@ def test_eduroam_with_ca_cert_connects(
 
 
 @pytest.mark.needs("wifi")
-@pytest.mark.faults("ap-down", "preferred-ap-down", "wrong-psk", "dhcp-timeout")
+@pytest.mark.faults("ap-down", "preferred-ap-down", "wrong-psk", "dhcp-timeout", "reboot-ignored")
 def test_priority_failover(board: Board, shell: ShellSession) -> None:
     """Two networks with `autoconnect-priority`: the higher wins; when its AP goes
     away, the lower one takes over."""
@@ -234,7 +238,7 @@ def wait_for_connection(shell: ShellSession, connection: str, seconds: float) ->
 
 
 @pytest.mark.needs("wifi", "ethernet")
-@pytest.mark.faults("ap-down", "wrong-psk", "dhcp-timeout", "dhcp-no-router")
+@pytest.mark.faults("ap-down", "wrong-psk", "dhcp-timeout", "dhcp-no-router", "reboot-ignored")
 def test_wifi_is_default_route_when_ethernet_is_never_default(
     board: Board, shell: ShellSession, psk_net: str
 ) -> None:
@@ -256,7 +260,7 @@ def test_wifi_is_default_route_when_ethernet_is_never_default(
 
 
 @pytest.mark.needs("wifi")
-@pytest.mark.faults("ap-down", "wrong-psk", "static-ip-conflict")
+@pytest.mark.faults("ap-down", "wrong-psk", "static-ip-conflict", "reboot-ignored")
 def test_static_ip_on_wifi(board: Board, shell: ShellSession, psk_net: str) -> None:
     """The doc's static WiFi example: address, gateway, routes and DNS exactly as the file says."""
     net = network(board, psk_net, "psk")

@@ -175,6 +175,17 @@ class Board:
         if wait:
             self.open_shell(timeout=timeout).close()
 
+    def reboot(self, shell: ShellSession, timeout: float | None = None) -> str:
+        """`reboot` from `shell`, logged in again in the new boot (within `timeout`,
+        default the console's `login_timeout`); the new boot id. Raises
+        `DidNotReboot` when the boot id did not change (a reboot that did not happen
+        must not let a test check the old boot's state)."""
+        from hil.board.reboot import reboot
+
+        # a simulated board is down and up again before its `reboot` returns
+        later = not self.config.is_sim
+        return reboot(shell, self.name, timeout or self.config.console.login_timeout, later)
+
     def usb(self, shell: ShellSession) -> BoardUsb:
         """The board's USB devices over `shell`: modems by `usb_path`, modes, `wait_for`."""
         return BoardUsb(shell, self.name)

@@ -99,6 +99,12 @@ FAULTS: dict[str, Fault] = {
             "NetworkManager saved at runtime is gone after a reboot",
         ),
         Fault(
+            "reboot-ignored",
+            "board",
+            "`reboot` returns without rebooting (systemd took the request, the reboot job "
+            "never runs): the board keeps its boot, its boot id and its running state",
+        ),
+        Fault(
             "console-noise",
             "console",
             "kernel messages interleaved anywhere on the console, mid-line and mid-prompt",

@@ -19,6 +19,7 @@ from hil.sim.vfs import VirtualFS
 
 BOOT = "/mnt/boot"
 OVERLAY_CONNECTIONS = "/etc/NetworkManager/system-connections"
+BOOT_ID = "/proc/sys/kernel/random/boot_id"
 
 KERNELS = {
     "raspberrypi4-64": ("5.15.92", "aarch64"),
@@ -166,7 +167,9 @@ class World:
         fs.mkdir("/var/log")
         fs.mkdir("/mnt/state/root-overlay/etc")
         fs.write("/proc/version", f"Linux version {self.kernel} (oe-user@oe-host) #1 SMP PREEMPT\n")
-        fs.write("/proc/sys/kernel/random/boot_id", f"{uuid.uuid4()}\n")  # new at every boot
+        # the kernel draws a new random boot id at every boot
+        self.boot_id = str(uuid.uuid4())
+        fs.write(BOOT_ID, self.boot_id + "\n", mode=0o444)
         self._copy_boot_connections()
         for hook in self.boot_hooks:
             hook(self)

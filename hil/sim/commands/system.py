@@ -117,6 +117,8 @@ def env(p: Proc) -> int:
 
 @command("reboot")
 def reboot(p: Proc) -> int:
+    if p.shell.world.fault("reboot-ignored"):
+        return 0  # systemd took the request, and the reboot job never runs
     raise RebootRequested
 
 
