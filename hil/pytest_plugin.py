@@ -202,7 +202,9 @@ def _hil_record(request: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _hil_needs(request: pytest.FixtureRequest) -> None:
+def _hil_needs(request: pytest.FixtureRequest, _hil_record: None) -> None:
+    # after `_hil_record`: a test this board skips is still one of its recorded tests,
+    # so that a replay runs (and skips) it too
     if "board" in request.fixturenames and request.node.get_closest_marker("faults"):
         _record_active_faults(request)
     if "modem" in request.fixturenames and request.getfixturevalue("modem") is None:

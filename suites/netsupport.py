@@ -36,6 +36,7 @@ from hil.netconfig import Keyfile
 from hil.probes.ip import Link, Route, parse_addr, parse_route
 from hil.probes.iw import LinkInfo, WifiInterface, parse_iw_dev, parse_iw_link
 from hil.probes.nmcli import NmDevice, parse_device_status, parse_terse_show
+from hil.probes.resolver import parse_resolv_conf
 
 _M = TypeVar("_M", bound=BaseModel)
 NMCLI = "nmcli --colors no -t"
@@ -43,6 +44,11 @@ BOOT = "/mnt/boot"
 BOOT_CONNECTIONS = f"{BOOT}/system-connections"
 OVERLAY_CONNECTIONS = "/etc/NetworkManager/system-connections"
 CONFIG_JSON = f"{BOOT}/config.json"
+#: balenaOS's resolver: resolv.conf sends every lookup to dnsmasq on this address, and
+#: dnsmasq reads NetworkManager's servers from RESOLV_DNSMASQ (a link to resolvconf's
+#: copy of what NetworkManager wrote) besides config.json's `dnsServers`
+DNSMASQ = "127.0.0.2"
+RESOLV_DNSMASQ = "/etc/resolv.dnsmasq"
 #: NetworkManager's reasons when the supplicant rejects credentials
 AUTH_FAILURES = (
     "802.1X supplicant failed",
@@ -342,7 +348,38 @@ def assert_static(
     assert prefix in {r.dst for r in mine}, f"{ifname}: no route to {prefix}: {mine}"
     show = device_show(shell, ifname)
     assert show.get("IP4.GATEWAY") == (gateway or "--"), f"IP4.GATEWAY {show.get('IP4.GATEWAY')}"
-    servers = [v for k, v in sorted(show.items()) if k.startswith("IP4.DNS[")]
+    servers = dns_of(show)
     assert servers == dns, f"{ifname}: DNS servers {servers}, the file says {dns}"
     method = connection_show(shell, connection).get("ipv4.method")
     assert method == "manual", f"{connection}: ipv4.method {method}"
+    assert_resolver(shell, ifname, dns)
+
+
+def dns_of(show: dict[str, str]) -> list[str]:
+    """The IP4.DNS[n] servers of `nmcli device show`, in order."""
+    keys = [k for k in show if k.startswith("IP4.DNS[")]
+    return [show[k] for k in sorted(keys, key=lambda k: int(k[8:-1]))]
+
+
+def assert_resolver(shell: ShellSession, ifname: str, dns: list[str]) -> None:
+    """What the board's resolver really asks: lookups go to dnsmasq (resolv.conf), and
+    the servers NetworkManager hands dnsmasq (`/etc/resolv.dnsmasq`) hold the file's
+    servers in the file's order, and besides them only those that other devices'
+    connections brought — nothing lost, nothing from nowhere."""
+    stub = parse_resolv_conf(read(shell, "cat /etc/resolv.conf").output)
+    assert stub == [DNSMASQ], f"/etc/resolv.conf sends lookups to {stub}, not to dnsmasq"
+    r = read(shell, f"cat {RESOLV_DNSMASQ}")
+    assert r.exit_code == 0, (
+        f"dnsmasq gets no servers from NetworkManager ({RESOLV_DNSMASQ}): {r.output.strip()}"
+    )
+    upstream = parse_resolv_conf(r.output)
+    others = {
+        server
+        for dev in devices(shell).values()
+        if dev.device != ifname and dev.connected
+        for server in dns_of(device_show(shell, dev.device))
+    }
+    ours = [s for s in upstream if s in dns]
+    assert ours == dns, f"dnsmasq's servers from NetworkManager are {upstream}, the file says {dns}"
+    stray = [s for s in upstream if s not in dns and s not in others]
+    assert not stray, f"dnsmasq also asks {stray}, which no connection of the board brought"

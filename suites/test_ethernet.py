@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import pytest
 from netsupport import (
+    NMCLI,
+    OVERLAY_CONNECTIONS,
     BootCase,
     applied,
     assert_static,
     device_of_type,
     device_show,
+    read,
     static_ip,
     wait_startup,
 )
@@ -17,6 +20,7 @@ from netsupport import (
 from hil.board import Board
 from hil.console import ShellSession
 from hil.netconfig.builders import StaticIP, ethernet
+from hil.probes.nmcli import parse_terse
 
 
 @pytest.mark.needs("ethernet")
@@ -26,13 +30,23 @@ def test_default_wired_connection_comes_up(shell: ShellSession) -> None:
     wait_startup(shell)
     dev = device_of_type(shell, "ethernet")
     assert dev.connected, f"{dev.device} is {dev.state}, not connected"
+    # NetworkManager's own default connection, not one a connection file brought
+    r = read(shell, f"{NMCLI} -f NAME,DEVICE,FILENAME connection show --active")
+    assert r.exit_code == 0, f"nmcli connection show --active failed: {r.output}"
+    rows = parse_terse(r.output, ["NAME", "DEVICE", "FILENAME"])
+    mine = [row for row in rows if row["DEVICE"] == dev.device]
+    assert mine, f"no active connection on {dev.device}: {r.output.strip()}"
+    assert not mine[0]["FILENAME"].startswith(OVERLAY_CONNECTIONS), (
+        f"{dev.device} is up with {mine[0]['NAME']!r} from {mine[0]['FILENAME']}: a "
+        "connection file, not NetworkManager's default wired connection"
+    )
     show = device_show(shell, dev.device)
     assert show.get("IP4.ADDRESS[1]"), f"{dev.device} has no IPv4 address"
     assert show.get("IP4.GATEWAY") not in (None, "", "--"), f"{dev.device} has no gateway"
 
 
 @pytest.mark.needs("ethernet")
-@pytest.mark.faults("static-ip-conflict", "reboot-ignored")
+@pytest.mark.faults("static-ip-conflict", "resolvconf-not-updated", "reboot-ignored")
 def test_static_ip_on_ethernet(board: Board, shell: ShellSession) -> None:
     """The doc's static ethernet file: address, gateway, routes and DNS exactly as it says."""
     address, gateway, dns = static_ip(board.config.ethernet_static, "192.168.1.111/24")

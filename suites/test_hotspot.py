@@ -9,7 +9,16 @@ import ipaddress
 import shlex
 
 import pytest
-from netsupport import BootCase, applied, connection_up, iw_dev, links, read, unmasked
+from netsupport import (
+    BootCase,
+    applied,
+    connection_show,
+    connection_up,
+    iw_dev,
+    links,
+    read,
+    unmasked,
+)
 
 from hil.board import Board
 from hil.console import ShellSession
@@ -38,6 +47,14 @@ def test_hotspot_serves_a_client(board: Board, shell: ShellSession, proto: str) 
         wlan = iw_dev(shell).get("wlan0")
         assert wlan is not None and wlan.type == "AP", f"wlan0 is not an AP: {wlan}"
         assert wlan.ssid == config.ssid, f"the AP serves {wlan.ssid!r}, not {config.ssid!r}"
+        assert wlan.channel is not None and 1 <= wlan.channel <= 14, (
+            f"band=bg, but the AP is on channel {wlan.channel} ({wlan.mhz} MHz)"
+        )
+        security = connection_show(shell, "balena-hotspot")
+        got_proto = security.get("802-11-wireless-security.proto", "")
+        assert (got_proto == "rsn") == (proto == "rsn"), (
+            f"the board's NetworkManager has proto {got_proto!r} for a proto={proto} file"
+        )
         board_addr = [a for a in links(shell)["wlan0"].ipv4()]
         assert board_addr, "wlan0 has no address in shared mode"
         shared = board_addr[0].interface.network

@@ -97,7 +97,7 @@ def test_dns_servers_from_config_json(board: Board, shell: ShellSession) -> None
         assert result.ok, f"the board's resolver fails: {result.error}"
 
 
-@pytest.mark.faults("dns-blocked", "dhcp-timeout")
+@pytest.mark.faults("dns-blocked", "dhcp-timeout", "resolvconf-not-updated")
 def test_dns_servers_null_leaves_only_dhcp(board: Board, shell: ShellSession) -> None:
     """`"dnsServers": "null"` removes 8.8.8.8; names still resolve through DHCP's servers."""
     wait_network(shell)
@@ -110,7 +110,7 @@ def test_dns_servers_null_leaves_only_dhcp(board: Board, shell: ShellSession) ->
     assert restored == ["8.8.8.8"], f"the default did not come back: {restored}"
 
 
-@pytest.mark.faults("dhcp-timeout", "dns-blocked")
+@pytest.mark.faults("dhcp-timeout", "dns-blocked", "resolvconf-not-updated")
 def test_dhcp_dns_servers_used_in_addition(board: Board, shell: ShellSession) -> None:
     """The DNS servers a DHCP lease brings are used in addition to 8.8.8.8."""
     wait_network(shell)

@@ -165,15 +165,17 @@ def test_enterprise_wrong_secret_is_refused_with_supplicant_reason(
         phase2_auth=net.phase2_auth or "mschapv2",
     )  # fmt: skip
     with applied(board, shell, BootCase().connection("balena-wifi", keyfile)):
-        wlan = device_of_type(shell, "wifi")
-        assert not (wlan.connected and wlan.connection == "balena-wifi"), (
-            "connected with a wrong password"
-        )
-        r = connection_up(shell, "balena-wifi")
-        assert r.exit_code != 0, "connection up succeeded with a wrong password"
-        assert any(reason in r.output for reason in AUTH_FAILURES), (
-            f"not the supplicant's refusal: {r.output.strip()}"
-        )
+        assert_refused_by_the_supplicant(shell, "balena-wifi")
+
+
+def assert_refused_by_the_supplicant(shell: ShellSession, connection: str) -> None:
+    wlan = device_of_type(shell, "wifi")
+    assert not (wlan.connected and wlan.connection == connection), "connected with a wrong password"
+    r = connection_up(shell, connection)
+    assert r.exit_code != 0, "connection up succeeded with a wrong password"
+    assert any(reason in r.output for reason in AUTH_FAILURES), (
+        f"not the supplicant's refusal: {r.output.strip()}"
+    )
 
 
 @pytest.mark.needs("wifi")
@@ -185,17 +187,35 @@ def test_eduroam_with_ca_cert_connects(
 ) -> None:
     """The doc's eduroam example: PEAP/MSCHAPv2 checking the server against `ca-cert`."""
     net = network(board, eduroam_net, "eduroam")
-    ca_path = f"{CA_DIR}/{net.name}-ca.pem"
-    keyfile = wpa2_enterprise(
-        net.ssid, net.identity or "", net.password or "", id="eduroam",
-        ca_cert=f"/mnt/boot/{ca_path}",
-    )  # fmt: skip
-    case = BootCase().connection("eduroam", keyfile)
-    case.files[ca_path] = ca_cert_text(pytestconfig.getoption("--lab"), net)
-    with applied(board, shell, case):
+    with applied(board, shell, eduroam_case(net, net.password or "", pytestconfig)):
         ifname = assert_connected(shell, "eduroam")
         assert_dhcp_address(shell, ifname)
+        ca_path = f"{CA_DIR}/{net.name}-ca.pem"
         assert connection_show(shell, "eduroam").get("802-1x.ca-cert", "").endswith(ca_path)
+
+
+def eduroam_case(net: WifiConfig, password: str, pytestconfig: pytest.Config) -> BootCase:
+    """The doc's eduroam file for a lab network, and its RADIUS CA in the boot partition."""
+    ca_path = f"{CA_DIR}/{net.name}-ca.pem"
+    keyfile = wpa2_enterprise(
+        net.ssid, net.identity or "", password, id="eduroam", ca_cert=f"/mnt/boot/{ca_path}"
+    )
+    case = BootCase().connection("eduroam", keyfile)
+    case.files[ca_path] = ca_cert_text(pytestconfig.getoption("--lab"), net)
+    return case
+
+
+@pytest.mark.needs("wifi")
+@pytest.mark.faults("ap-down", "reboot-ignored")
+def test_eduroam_wrong_password_is_refused_with_supplicant_reason(
+    board: Board, shell: ShellSession, eduroam_net: str, pytestconfig: pytest.Config
+) -> None:
+    """The eduroam file with the right CA and a wrong password: the server is trusted,
+    the credentials are not — the supplicant refuses."""
+    net = network(board, eduroam_net, "eduroam")
+    case = eduroam_case(net, a_wrong_password(net.password), pytestconfig)
+    with applied(board, shell, case):
+        assert_refused_by_the_supplicant(shell, "eduroam")
 
 
 # -- priorities and routes -----------------------------------------------------------
@@ -260,7 +280,9 @@ def test_wifi_is_default_route_when_ethernet_is_never_default(
 
 
 @pytest.mark.needs("wifi")
-@pytest.mark.faults("ap-down", "wrong-psk", "static-ip-conflict", "reboot-ignored")
+@pytest.mark.faults(
+    "ap-down", "wrong-psk", "static-ip-conflict", "resolvconf-not-updated", "reboot-ignored"
+)
 def test_static_ip_on_wifi(board: Board, shell: ShellSession, psk_net: str) -> None:
     """The doc's static WiFi example: address, gateway, routes and DNS exactly as the file says."""
     net = network(board, psk_net, "psk")

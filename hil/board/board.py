@@ -23,7 +23,13 @@ from hil.board.labside import (
     SimProxyLog,
 )
 from hil.board.lock import RigLock
-from hil.board.wifi_client import HostWifiClient, SimWifiClient, WifiClient
+from hil.board.wifi_client import (
+    HostWifiClient,
+    RecordedWifiClient,
+    RecordingWifiClient,
+    SimWifiClient,
+    WifiClient,
+)
 from hil.console import ShellSession, open_shell
 from hil.lab.models import BoardConfig, LabConfig, LabNetwork
 from hil.usb.board import BoardUsb
@@ -74,11 +80,7 @@ class Board:
     @functools.cached_property
     def _recorded_proxy_log(self) -> RecordedProxyLog:
         """One per board for the whole replay: its answers are given back once each."""
-        from hil.repro.replay import recording_path
-
-        where = Path(recording_path(self.config.console.url))
-        folder = where if where.is_dir() else where.parent
-        return RecordedProxyLog(self.name, folder / LAB_SIDE_RECORD)
+        return RecordedProxyLog(self.name, self._recording_folder() / LAB_SIDE_RECORD)
 
     def proxy_log(self) -> ProxyLog:
         """What the lab's proxy relayed: the sim's proxy model, the proxy in a virtual
@@ -190,14 +192,31 @@ class Board:
         """The board's USB devices over `shell`: modems by `usb_path`, modes, `wait_for`."""
         return BoardUsb(shell, self.name)
 
+    @functools.cached_property
+    def _recorded_wifi_client(self) -> RecordedWifiClient:
+        """One per board for the whole replay: its answers are given back once each."""
+        return RecordedWifiClient(self.name, self._recording_folder() / LAB_SIDE_RECORD)
+
+    def _recording_folder(self) -> Path:
+        from hil.repro.replay import recording_path
+
+        where = Path(recording_path(self.config.console.url))
+        return where if where.is_dir() else where.parent
+
     def wifi_client(self) -> WifiClient | None:
-        """The lab's WiFi test client for this board's hotspot (None: the lab has none)."""
-        if self.config.is_sim:
-            return SimWifiClient(self.sim_endpoint)
+        """The lab's WiFi test client for this board's hotspot (None: the lab has none);
+        in a recorded run its answers are recorded, in a replay given back."""
+        if self.is_replay:
+            return self._recorded_wifi_client
+        client: WifiClient | None = None
         hotspot = self.config.hotspot
-        if hotspot and hotspot.client_interface:
-            return HostWifiClient(hotspot.client_interface)
-        return None
+        if self.config.is_sim:
+            client = SimWifiClient(self.sim_endpoint)
+        elif hotspot and hotspot.client_interface:
+            client = HostWifiClient(hotspot.client_interface)
+        if client is not None and self.recording_dir is not None:
+            client = RecordingWifiClient(client, self.recording_dir / LAB_SIDE_RECORD)
+        return client
 
     def capabilities(self) -> set[str]:
         """What this board offers to suites (for `@pytest.mark.needs`)."""

@@ -5,6 +5,11 @@ server's control socket). On a physical rig it is a WiFi interface of the lab
 host (`hotspot.client_interface` in the lab config), driven through the lab
 host's NetworkManager: connect with the psk, read the DHCP address, ping the
 board's end of the shared network.
+
+What the client saw is lab-side, not on the board's console, so a recorded run
+keeps it beside the transcripts (`RecordingWifiClient`, one line per join in the
+board's lab-side record, without the psk) and a replay gives it back in the
+same order (`RecordedWifiClient`).
 """
 
 from __future__ import annotations
@@ -15,8 +20,12 @@ import json
 import os
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Protocol
+
+from hil.errors import HarnessError
+from hil.lab.secrets import REDACTOR
 
 CLIENT_CONNECTION = "hil-hotspot-client"
 
@@ -40,6 +49,50 @@ class HotspotJoin:
 
 class WifiClient(Protocol):
     def join(self, ssid: str, psk: str | None, timeout: float = 60.0) -> HotspotJoin: ...
+
+
+#: the op of a join in a board's lab-side record (`labside.ndjson`)
+RECORD_OP = "wifi-client"
+
+
+class RecordingWifiClient:
+    """A client whose every join is appended to `record` (the SSID and what the
+    client saw; never the psk, and the reason through the lab's redactor)."""
+
+    def __init__(self, client: WifiClient, record: Path) -> None:
+        self.client = client
+        self.record = record
+
+    def join(self, ssid: str, psk: str | None, timeout: float = 60.0) -> HotspotJoin:
+        seen = self.client.join(ssid, psk, timeout)
+        answer = asdict(seen) | {"reason": REDACTOR.redact(seen.reason)}
+        self.record.parent.mkdir(parents=True, exist_ok=True)
+        with self.record.open("a", encoding="utf-8") as f:
+            f.write(json.dumps({"op": RECORD_OP, "ssid": ssid, "answer": answer}) + "\n")
+        return seen
+
+
+class RecordedWifiClient:
+    """The client's answers of a recorded run, given back in the order they came,
+    per SSID (a replay's psk is a stand-in for the masked one: it cannot choose)."""
+
+    def __init__(self, board: str, path: Path) -> None:
+        self.board = board
+        self.path = path
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except OSError:
+            lines = []
+        entries = [json.loads(line) for line in lines if line.strip()]
+        self._answers = [e for e in entries if e.get("op") == RECORD_OP]
+
+    def join(self, ssid: str, psk: str | None, timeout: float = 60.0) -> HotspotJoin:
+        for i, entry in enumerate(self._answers):
+            if entry["ssid"] == ssid:
+                return HotspotJoin(**self._answers.pop(i)["answer"])
+        raise HarnessError(
+            f"{self.board}: not in recording: the lab's WiFi client joining {ssid!r} — {self.path}"
+        )
 
 
 class SimWifiClient:

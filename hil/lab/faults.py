@@ -105,6 +105,13 @@ FAULTS: dict[str, Fault] = {
             "never runs): the board keeps its boot, its boot id and its running state",
         ),
         Fault(
+            "resolvconf-not-updated",
+            "board",
+            "NetworkManager's DNS servers never reach dnsmasq: resolvconf does not write "
+            "/var/run/resolvconf/interface/NetworkManager (what /etc/resolv.dnsmasq links "
+            "to), so dnsmasq asks only config.json's dnsServers",
+        ),
+        Fault(
             "console-noise",
             "console",
             "kernel messages interleaved anywhere on the console, mid-line and mid-prompt",

@@ -101,6 +101,7 @@ class Services:
         if self.world.fault("state-not-persistent"):
             self._lose_state()
         self.world.fs.write(RESOLV_CONF, "nameserver 127.0.0.2\noptions timeout:15\n")
+        self.dnsmasq.boot()
         self.connectivity.install_base_config()
         self.net_config()
         self.dnsmasq.start()
