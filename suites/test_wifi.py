@@ -207,7 +207,7 @@ def eduroam_case(net: WifiConfig, password: str, pytestconfig: pytest.Config) ->
 
 @pytest.mark.needs("wifi")
 @pytest.mark.faults("ap-down", "reboot-ignored")
-def test_eduroam_wrong_password_is_refused_with_supplicant_reason(
+def test_eduroam_wrong_secret_is_refused_with_supplicant_reason(
     board: Board, shell: ShellSession, eduroam_net: str, pytestconfig: pytest.Config
 ) -> None:
     """The eduroam file with the right CA and a wrong password: the server is trusted,
