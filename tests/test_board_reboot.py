@@ -92,3 +92,24 @@ def test_an_unreadable_boot_id_is_a_harness_error() -> None:
 
     with pytest.raises(HarnessError, match=r"pi4: cannot read the boot id"):
         reboot(NoProc(0), "pi4", login_timeout=5)  # type: ignore[arg-type]
+
+
+def test_a_board_that_reboots_once_more_while_asked_is_asked_again(monkeypatch) -> None:
+    from hil.console.session import BoardRebooted
+
+    class RebootsTwice(_SlowToGoDown):
+        def __init__(self) -> None:
+            super().__init__(old_answers=0)
+            self.asked = 0
+
+        def run(self, command: str, timeout: float = 10) -> _Result:
+            if command == f"cat {BOOT_ID}":
+                self.asked += 1
+                if self.asked == 2:  # the first read in the new boot: it reboots again
+                    raise BoardRebooted("pi4: the board rebooted")
+            return super().run(command, timeout)
+
+    shell = RebootsTwice()
+    new = shell.ids[-1]
+    assert reboot(shell, "pi4", login_timeout=30, goes_down_later=False) == new  # type: ignore[arg-type]
+    assert shell.asked == 3

@@ -53,11 +53,15 @@ def reboot(
         shell.run("reboot", timeout=10)
     deadline = time.monotonic() + login_timeout
     while True:
-        with contextlib.suppress(BoardRebooted, CommandTimeout):
+        try:
             shell.connect(max(1.0, deadline - time.monotonic()))
             after = boot_id(shell, board)
-            if after != before:
-                return after
+        except (BoardRebooted, CommandTimeout):
+            if time.monotonic() >= deadline:
+                raise
+            continue  # going down, or booting once more: ask the new boot
+        if after != before:
+            return after
         if not goes_down_later or time.monotonic() >= deadline:
             raise DidNotReboot(
                 f"{board}: `reboot` did not reboot the board: its boot id is still "
