@@ -50,7 +50,7 @@ FILENAME = "hil-cellular"
 def cell(board: Board, shell: ShellSession, modem: ModemConfig) -> Iterator[Cellular]:
     """The modem on the board; a modem the board's usb_modeswitch does not know gets
     the lab's rule first (see `hil.board.modeswitch`; one reboot, once)."""
-    modeswitch.ensure(shell, modem, board.name, board.config.console.login_timeout)
+    modeswitch.ensure(board, shell, modem)
     c = Cellular(shell, modem, board.network)
     yield c
     if c.shell is not shell:  # a test that rebooted the board opened a new console

@@ -7,7 +7,8 @@ at every boot; so the lab's configuration (`modeswitch_config`) becomes one
 udev rule that runs usb_modeswitch with it (`hil.usb.modeswitch.udev_rule_for`),
 or the lab gives the rule itself (`udev_rule`). The rule goes into config.json
 through `hil.board.files` (merged on the board, checksummed); it takes effect
-at the next boot.
+at the next boot. `hil flash` provisions the rules with the image
+(`hil.usb.modeswitch.lab_udev_rules`), so a flashed board needs no reboot here.
 
 What usb_modeswitch did is read back from its report on the board
 (`/var/log/usb_modeswitch_<device>`: the dispatcher's log with `EnableLogging=1`,
@@ -17,15 +18,13 @@ used (`switch_problem`).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shlex
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from hil.board.files import write_boot_files
 from hil.bootfs.layout import BootFile
 from hil.console import ShellSession
-from hil.console.session import BoardRebooted, CommandTimeout
 from hil.lab.models import ModemConfig
 from hil.probes.usb_modeswitch import (
     PROCEDURES,
@@ -33,36 +32,21 @@ from hil.probes.usb_modeswitch import (
     ModeswitchReportError,
     parse_report,
 )
-from hil.usb.modeswitch import REPORT_PREFIX, ModeswitchEntry, parse_config, udev_rule_for
+from hil.usb.modeswitch import REPORT_PREFIX, LabRule, ModeswitchEntry, lab_rule
 
-RULES_DIR = "/etc/udev/rules.d"
+if TYPE_CHECKING:
+    from hil.board.board import Board
 
-
-@dataclass(frozen=True)
-class LabRule:
-    """The rule for one modem: its `os.udevRules` name and text."""
-
-    name: str
-    text: str
-    #: the lab's usb_modeswitch configuration it came from (None: the lab's own rule)
-    entry: ModeswitchEntry | None = None
-
-    @property
-    def path(self) -> str:
-        """Where balenaOS installs it at boot."""
-        return f"{RULES_DIR}/{self.name}.rules"
-
-
-def lab_rule(board: str, modem: ModemConfig) -> LabRule | None:
-    """The rule the lab config supplies for `modem`, if any (ConfigError if unusable)."""
-    name = f"hil-modeswitch-{modem.name}"
-    if modem.udev_rule:
-        return LabRule(name, modem.udev_rule.strip())
-    if modem.modeswitch_config:
-        where = f"{board}: modems.{modem.name}.modeswitch_config"
-        entry = parse_config(modem.modeswitch_config, where)
-        return LabRule(name, udev_rule_for(entry, where), entry)
-    return None
+__all__ = [
+    "LabRule",
+    "ensure",
+    "installed",
+    "lab_rule",
+    "read_report",
+    "report_path",
+    "switch_problem",
+    "write",
+]
 
 
 def installed(shell: ShellSession, rule: LabRule) -> bool:
@@ -77,23 +61,16 @@ def write(shell: ShellSession, rule: LabRule) -> None:
     write_boot_files(shell, [BootFile("config.json", json.dumps(patch).encode(), merge_json=True)])
 
 
-def ensure(shell: ShellSession, modem: ModemConfig, board: str, login_timeout: float) -> bool:
+def ensure(board: Board, shell: ShellSession, modem: ModemConfig) -> bool:
     """Make the board run with the lab's rule for `modem`: if it is not installed,
-    write it and reboot (logging in again on the same console). True if it rebooted."""
-    rule = lab_rule(board, modem)
+    write it and reboot (`Board.reboot`: logged in again on the same console, in a
+    new boot). True if it rebooted."""
+    rule = lab_rule(board.name, modem)
     if rule is None or installed(shell, rule):
         return False
     write(shell, rule)
-    reboot(shell, login_timeout)
+    board.reboot(shell)
     return True
-
-
-def reboot(shell: ShellSession, login_timeout: float) -> None:
-    """`reboot` on the console, then a shell prompt again on the same session (its
-    transcript goes on)."""
-    with contextlib.suppress(BoardRebooted, CommandTimeout):
-        shell.run("reboot", timeout=10)
-    shell.connect(login_timeout)
 
 
 def report_path(sys_name: str) -> str:

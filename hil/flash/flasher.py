@@ -1,7 +1,8 @@
 """`hil flash`: an OS release onto a board, with the board's files injected.
 
 Physical rig: take the image from the release catalog, copy it (sparse),
-inject the board's connection files and config.json into its boot partition
+inject the board's connection files and config.json (with the lab's
+usb_modeswitch rules for its modems, `os.udevRules`) into its boot partition
 with `hil.bootfs`, make a fresh bmap of the result (the original bmap does not
 cover blocks the injection touched), power the board off, switch the SD mux to
 the host, write with `bmaptool copy`, switch back, power on, and wait for a
@@ -13,6 +14,7 @@ fresh world with that release and the same injected files.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 import subprocess
@@ -27,6 +29,7 @@ from hil.errors import ConfigError, HarnessError
 from hil.flash.catalog import find_image
 from hil.flash.sdmux import SdMux
 from hil.probes import parse_os_release
+from hil.usb.modeswitch import lab_udev_rules
 
 Progress = Callable[[str, float | None], None]
 
@@ -34,13 +37,20 @@ Progress = Callable[[str, float | None], None]
 def board_files(board: Board) -> list[BootFile]:
     """The files the lab config injects into every image of this board (checked)."""
     f = board.config.flash
-    return collect_boot_files(
+    files = collect_boot_files(
         connections=f.connections,
         config_json=f.config_json,
         redsocks_conf=f.redsocks_conf,
         no_proxy=f.no_proxy,
         dispatchers=f.dispatchers,
     )
+    # the lab's usb_modeswitch rules for modems the OS does not know: the board boots
+    # with them (config.json's os.udevRules), no reboot at test time
+    rules = lab_udev_rules(board.name, board.config.modems)
+    if rules:
+        patch = json.dumps({"os": {"udevRules": rules}}).encode()
+        files.append(BootFile("config.json", patch, merge_json=True))
+    return files
 
 
 def flash_sim(board: Board, release: str, files: list[BootFile]) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from hil.lab.models import BoardConfig, SimWorld
 from hil.sim.vfs import VirtualFS
+from hil.usb.modeswitch import lab_udev_rules
 
 BOOT = "/mnt/boot"
 OVERLAY_CONNECTIONS = "/etc/NetworkManager/system-connections"
@@ -138,6 +139,10 @@ class World:
             "localMode": True,
             "uuid": (self.hostname * 8)[:32],
         }
+        # the card as the lab flashed it (`hil flash`): its modems' usb_modeswitch rules
+        rules = lab_udev_rules(self.board.name, self.board.modems)
+        if rules:
+            config["os"] = {"udevRules": rules}
         fs.write(f"{BOOT}/config.json", json.dumps(config, indent=2) + "\n")
         fs.write(f"{BOOT}/system-connections/resin-sample.ignore", RESIN_SAMPLE, mode=0o600)
         fs.mkdir(f"{BOOT}/system-proxy")

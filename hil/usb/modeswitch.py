@@ -16,11 +16,12 @@ import functools
 import os
 import re
 import tarfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from hil.errors import ConfigError, HarnessError
+from hil.lab.models import ModemConfig
 from hil.usb.model import UsbDevice, hex4
 
 CONFIG_PACK = Path("/usr/share/usb_modeswitch/configPack.tar.gz")
@@ -369,3 +370,39 @@ def udev_rule_for(entry: ModeswitchEntry, where: str = "usb_modeswitch configura
         f'ACTION=="add", SUBSYSTEM=="usb", ATTR{{idVendor}}=="{entry.vendor}", '
         f'ATTR{{idProduct}}=="{entry.product}", RUN+="/bin/sh -c \'{command}\'"'
     )
+
+
+RULES_DIR = "/etc/udev/rules.d"
+
+
+@dataclass(frozen=True)
+class LabRule:
+    """The rule for one modem: its `os.udevRules` name and text."""
+
+    name: str
+    text: str
+    #: the lab's usb_modeswitch configuration it came from (None: the lab's own rule)
+    entry: ModeswitchEntry | None = None
+
+    @property
+    def path(self) -> str:
+        """Where balenaOS installs it at boot."""
+        return f"{RULES_DIR}/{self.name}.rules"
+
+
+def lab_rule(board: str, modem: ModemConfig) -> LabRule | None:
+    """The rule the lab config supplies for `modem`, if any (ConfigError if unusable)."""
+    name = f"hil-modeswitch-{modem.name}"
+    if modem.udev_rule:
+        return LabRule(name, modem.udev_rule.strip())
+    if modem.modeswitch_config:
+        where = f"{board}: modems.{modem.name}.modeswitch_config"
+        entry = parse_config(modem.modeswitch_config, where)
+        return LabRule(name, udev_rule_for(entry, where), entry)
+    return None
+
+
+def lab_udev_rules(board: str, modems: Sequence[ModemConfig]) -> dict[str, str]:
+    """config.json's `os.udevRules` for the lab's modems that need one (name → rule):
+    what `hil flash` provisions, so that a flashed board boots with them."""
+    return {r.name: r.text for r in (lab_rule(board, m) for m in modems) if r is not None}
