@@ -69,8 +69,8 @@ def test_modem_tests_carry_modem_and_vid_pid(run: Path) -> None:
     assert pi4["modem"] == ["Huawei E3372", "SIMCom SIM7600E"]
     # read from the board's udev by each modem's port: the E3372 in modem mode, after
     # the switch from the storage-mode id the lab config gives (12d1:1f01); the SIM7600
-    # still a CD-ROM (1e0e:9011: this run never installed the lab's rule for it)
-    assert pi4["vid_pid"] == ["12d1:1506", "1e0e:9011"]
+    # switched by the lab's rule the board was flashed with (1e0e:9011 → 1e0e:9001)
+    assert pi4["vid_pid"] == ["12d1:1506", "1e0e:9001"]
     ec25 = labels(rs["test_modem_answers[pi3-b]"])
     assert (ec25["modem"], ec25["vid_pid"]) == (["Quectel EC25"], ["2c7c:0125"])
     assert "modem" not in labels(rs["test_dns_resolves[pi4-a]"])
