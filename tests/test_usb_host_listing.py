@@ -1,8 +1,9 @@
 """The lab host's discovery under umockdev: what it lists, and that its shortcuts read
 what pyudev itself reads.
 
-`HostUsb` lists sysfs itself and looks properties up one by one (see
-`hil.usb.host`); these tests hold those shortcuts to pyudev's own answers on
+`HostUsb` lists sysfs itself, reads interfaces and ports from their uevent and
+looks properties up one by one (see `hil.usb.host`); these tests hold those
+shortcuts to pyudev's own answers on
 recordings of real modems (fixtures/udev), and run `hil devices` on the
 benchmark's bus of nested hubs (bench/usb.py) at a small size.
 """
@@ -39,9 +40,15 @@ tb.tb.add_from_string("P: /devices/platform/serial8250/tty/ttyS0\\nE: SUBSYSTEM=
 ctx = pyudev.Context()
 records = HostUsb(ctx).records()
 mismatch = []
+from_uevent = 0
 for r in records:
     device = pyudev.Devices.from_sys_path(ctx, r.sys_path)
     want = dict(device.properties)
+    kernel = getattr(r.properties, "kernel", None)  # read from the uevent, not through pyudev
+    if kernel is not None:
+        from_uevent += 1
+        if any(want.get(k) != v for k, v in kernel.items()):
+            mismatch.append("uevent " + r.devpath)
     lazy = DeviceProperties(device)
     looked_up = {k: lazy.get(k) for k in list(want) + ["NO_SUCH_KEY"]}
     if (properties_of(device) != want or looked_up != {**want, "NO_SUCH_KEY": None}
@@ -65,6 +72,9 @@ try:
 except NoMatch as e:
     missed = str(e)
 print(json.dumps({"paths": sorted(r.devpath for r in records), "mismatch": mismatch,
+                  "from_uevent": from_uevent,
+                  "interfaces_and_ports": sum(1 for r in records if r.devtype != "usb_device"
+                                              and r.subsystem in ("usb", "tty", "net", "usbmisc")),
                   "found": [d.vid_pid for d in (by_port, by_attr, own_attr)], "missed": missed}))
 """
 
@@ -77,6 +87,8 @@ def host_view():
 def test_records_hold_what_pyudev_reads_and_only_usb_devices_and_their_ports(host_view):
     out = host_view
     assert out["mismatch"] == []
+    # interfaces and ports were read from their uevent, and it says what pyudev says
+    assert out["from_uevent"] == out["interfaces_and_ports"] > 10
     names = [p.rsplit("/", 1)[-1] for p in out["paths"]]
     assert "lo" not in names and "ttyS0" not in names  # not below a USB device
     for port in ("ttyUSB0", "ttyUSB3", "ttyUSB4", "cdc-wdm0", "wwan0", "1-1.4:1.4", "1-1.1"):
@@ -133,7 +145,11 @@ FOLLOW = """
 import json, time
 import pyudev
 from hil.usb.host import HostUsb
+from hil.usb.match import LiveMatch, Match, match_usb
+from hil.usb.model import UdevTree
 from hil.usb.testbed import Testbed
+
+PORT = "platform-fd500000.pcie-pci-0000:01:00.0-usb-0:"
 
 HUB = "/sys/devices/platform/scb/fd500000.pcie/pci0000:00/0000:00:00.0/0000:01:00.0/usb1/1-1"
 tb = Testbed()
@@ -141,7 +157,10 @@ tb.load("fixtures/udev/pi4-usb-hub.umockdev", "fixtures/udev/e3372h-storage.umoc
         "fixtures/udev/ec25-qmi.umockdev")
 ctx = pyudev.Context()
 host = HostUsb(ctx)
-records = {r.devpath: r for r in host.records()}
+tree = UdevTree(host.records())
+matches = [Match.of(PORT + "1.3"), Match.of({"@ID_PATH": PORT + "1.4", "SUBSYSTEM": "tty"}),
+           Match.of({"SUBSYSTEM": "net"}), Match.of({"@DRIVER": "cdc_ether"})]
+live = [LiveMatch(tree, m) for m in matches]
 monitor = pyudev.Monitor.from_netlink(ctx)
 for subsystem in ("usb", "tty", "net", "usbmisc"):
     monitor.filter_by(subsystem)
@@ -155,21 +174,42 @@ tb.uevent(HUB + "/1-1.4", "change")
 events = []
 while (e := monitor.poll(timeout=0.5)) is not None:
     events.append(e)
-host._follow(records, events)
+changed, removed = host._follow(tree, events)
+for m in live:
+    m.update(changed, removed)
+records = tree.records
 fresh = {r.devpath: r for r in host.records()}
+fresh_tree = UdevTree(fresh.values())
+def devices(report):
+    return sorted(d.devpath for d in report.devices)
+kept = [devices(m.report()) for m in live]
+anew = [devices(match_usb(fresh_tree, m)) for m in matches]
+links = {p: [c.devpath for c in tree.children(r)] for p, r in records.items()}
+fresh_links = {p: [c.devpath for c in fresh_tree.children(r)] for p, r in fresh.items()}
 def view(rs):
     return {p: [r.subsystem, r.devtype, r.driver, r.devnode,
                 {k: v for k, v in r.properties.items() if k not in ("ACTION", "SEQNUM")}]
             for p, r in sorted(rs.items())}
-print(json.dumps({"events": len(events), "followed": view(records), "listed": view(fresh)}))
+print(json.dumps({"events": len(events), "followed": view(records), "listed": view(fresh),
+                  "kept": kept, "anew": anew, "links": links == fresh_links,
+                  "removed": sorted(removed)}))
 """
 
 
 def test_following_events_gives_the_records_a_new_listing_gives():
-    """wait_for reads only what events name: the result must be what a listing reads."""
+    """wait_for reads only what events name and checks again only what changed: the tree
+    and the matches must be what a new listing gives."""
     out = python_under_testbed(FOLLOW)
     assert out["events"] >= 8
     assert out["followed"] == out["listed"]
+    assert out["links"] is True  # parents and children as a tree built anew
+    assert out["kept"] == out["anew"]
+    by_port, ttys, nets, cdc = out["kept"]
+    assert [p.rsplit("/", 1)[-1] for p in by_port] == ["1-1.3"]  # the modem after its switch
+    assert [p.rsplit("/", 1)[-1] for p in ttys] == ["1-1.4"]
+    assert [p.rsplit("/", 1)[-1] for p in nets] == ["1-1.3"]  # eth1; wwan0 went away
+    assert cdc == by_port
+    assert any(p.endswith("/wwan0") for p in out["removed"])
     names = [p.rsplit("/", 1)[-1] for p in out["followed"]]
     assert "eth1" in names and "1-1.3:1.2" in names  # the modem after its switch
     assert "wwan0" not in names and "ttyS1" not in names

@@ -6,10 +6,13 @@ import argparse
 import functools
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from hil.errors import ConfigError
 from hil.usb.inventory import InventoryEntry, inventory
-from hil.usb.modeswitch import ModeswitchDataMissing, ModeswitchDb
+
+if TYPE_CHECKING:
+    from hil.usb.modeswitch import ModeswitchDb
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -51,6 +54,10 @@ def run(args: argparse.Namespace) -> int:
 
 @functools.cache
 def _load_db() -> ModeswitchDb | None:
+    """usb-modeswitch-data, read only when a device is neither a modem nor a console by its
+    interfaces (a stick in storage mode, a hub's neighbour): most listings never need it."""
+    from hil.usb.modeswitch import ModeswitchDataMissing, ModeswitchDb
+
     try:
         return ModeswitchDb.load()
     except ModeswitchDataMissing:

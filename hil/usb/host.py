@@ -2,19 +2,29 @@
 
 Discovery reads pyudev `Device`s into the shared model (`UdevTree`);
 `HostUsb.wait_for()` blocks on a pyudev `Monitor` (the netlink socket, via
-`poll`) and, when events arrive, reads again only the devices they name — no
-polling loop, so it returns within milliseconds of the event that completes
-the wait, however many devices the bus holds.
+`poll`) and, when events arrive, reads again only the devices they name and
+checks the match again only on what changed (`UdevTree.add`/`discard`,
+`LiveMatch`) — no polling loop, and the work per event does not grow with the
+bus, so it returns within milliseconds of the event that completes the wait.
 
 Why discovery lists sysfs itself instead of `Context.list_devices()`: libudev's
 enumerator builds every device of the scanned directories to filter them, and
 pyudev's iterator then builds each one again from its path — two devices per
 record, half of the time of `hil devices` on a large bus (bench/usb.py). The
 directories libudev would scan are listed here (`/sys/bus/usb/devices`, the
-tty/net/usbmisc classes), only what sits below a USB device is kept, and each
-is built once with `Devices.from_sys_path`. Of its properties only the few the
-model needs are looked up (udev puts subsystem, devtype, driver and node among
-them); the rest, and sysfs attributes, are read when someone asks.
+tty/net/usbmisc classes) and only what sits below a USB device is kept.
+
+Each USB device is built once with `Devices.from_sys_path`, for what udev
+knows of it (`ID_PATH`, `ID_SERIAL`, `ID_MM_*`: its database); of its
+properties only the few the model needs are looked up. Interfaces and ports
+(ttys, cdc-wdm, network interfaces) are read from their `uevent` file: what
+the model and `hil devices` need of them — interface class, driver, device
+node, interface name — is the kernel's, which libudev reads from that same
+file. Building each with libudev costs a walk of its whole sysfs path
+(`chase()`: one open per path component, 15-20 deep behind hubs): most of the
+time of `hil devices` on a bus of 200 modems (bench/usb.py). Their pyudev device is built
+only when someone asks for a property the uevent does not hold (udev's own, as
+a `@ID_PATH` match on ports does), for all of them, or for a sysfs attribute.
 """
 
 from __future__ import annotations
@@ -28,7 +38,7 @@ import pyudev
 from pyudev._util import udev_list_iterate  # pyudev's reader of libudev's lists
 
 from hil.probes.udevadm import UdevRecord
-from hil.usb.match import Match, MatchReport, match_usb
+from hil.usb.match import LiveMatch, Match, MatchReport, match_usb
 from hil.usb.model import Mode, UdevTree, UsbDevice
 from hil.usb.wait import WaitTimeout, describe_wait, satisfied
 
@@ -120,14 +130,21 @@ class DeviceAttributes(Mapping[str, str]):
 
     __slots__ = ("_device", "_read")
 
-    def __init__(self, device: pyudev.Device) -> None:
+    def __init__(self, device: pyudev.Device | _LazyDevice) -> None:
         self._device = device
         self._read: dict[str, str | None] = {}
 
+    def _pyudev(self) -> pyudev.Device | None:
+        device = self._device
+        return device() if isinstance(device, _LazyDevice) else device
+
     def __getitem__(self, name: str) -> str:
         if name not in self._read:
+            device = self._pyudev()
             try:
-                self._read[name] = self._device.attributes.asstring(name).strip()
+                self._read[name] = (
+                    None if device is None else device.attributes.asstring(name).strip()
+                )
             except (KeyError, UnicodeDecodeError, OSError):
                 self._read[name] = None
         value = self._read[name]
@@ -136,7 +153,10 @@ class DeviceAttributes(Mapping[str, str]):
         return value
 
     def __iter__(self) -> Iterator[str]:
-        return (n for n in sorted(self._device.attributes.available_attributes) if n in self)
+        device = self._pyudev()
+        if device is None:
+            return iter(())
+        return (n for n in sorted(device.attributes.available_attributes) if n in self)
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
@@ -146,6 +166,123 @@ class DeviceAttributes(Mapping[str, str]):
 
     def __reduce__(self):  # pickles (and deep-copies) as the plain dict it stands for
         return (dict, (dict(self),))
+
+
+class SysfsProperties(Mapping[str, str]):
+    """The udev properties of a device read from its `uevent` file (the kernel's: DEVTYPE,
+    DRIVER, DEVNAME as a `/dev/` path, INTERFACE, PRODUCT…, plus SUBSYSTEM and DEVPATH
+    from where it was listed); any other key, and the full listing, come from its
+    pyudev device, built then (`DeviceProperties`). Once the device is gone, only the
+    uevent's keys remain."""
+
+    __slots__ = ("_device", "_udev", "kernel")
+
+    def __init__(self, kernel: dict[str, str], device: _LazyDevice) -> None:
+        self.kernel = kernel
+        self._device = device
+        self._udev: Mapping[str, str] | None = None
+
+    def _all(self) -> Mapping[str, str]:
+        if self._udev is None:
+            device = self._device()
+            self._udev = self.kernel if device is None else DeviceProperties(device)
+        return self._udev
+
+    def __getitem__(self, key: str) -> str:
+        if key in self.kernel:
+            return self.kernel[key]
+        return self._all()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+    def __reduce__(self):  # pickles (and deep-copies) as the plain dict it stands for
+        return (dict, (dict(self),))
+
+
+class _LazyDevice:
+    """A pyudev device built at the first call (None if it is gone by then)."""
+
+    __slots__ = ("_built", "_context", "_device", "_sys_path")
+
+    def __init__(self, context: pyudev.Context, sys_path: str) -> None:
+        self._context = context
+        self._sys_path = sys_path
+        self._device: pyudev.Device | None = None
+        self._built = False
+
+    def __call__(self) -> pyudev.Device | None:
+        if not self._built:
+            self._built = True
+            try:
+                self._device = pyudev.Devices.from_sys_path(self._context, self._sys_path)
+            except pyudev.DeviceNotFoundAtPathError:
+                self._device = None
+        return self._device
+
+
+def sysfs_record(context: pyudev.Context, sys_path: str, subsystem: str) -> UdevRecord | None:
+    """A USB interface or a port (tty, cdc-wdm, net) as a `UdevRecord` read from its
+    `uevent` file, as libudev reads it (DEVNAME becomes a `/dev/` path, DRIVER the
+    driver), its pyudev device built only when asked for more (`SysfsProperties`,
+    `DeviceAttributes`). None when it is gone."""
+    kernel = _read_uevent(sys_path)
+    if kernel is None:
+        return None
+    devpath = sys_path[len(context.sys_path) :]
+    kernel["SUBSYSTEM"] = subsystem
+    kernel["DEVPATH"] = devpath
+    devname = kernel.get("DEVNAME")
+    if devname is not None and not devname.startswith("/dev/"):
+        devname = kernel["DEVNAME"] = "/dev/" + devname
+    driver = kernel.get("DRIVER")
+    if driver is None and subsystem == "usb":
+        driver = _driver_link(sys_path)
+    device = _LazyDevice(context, sys_path)
+    return UdevRecord(
+        devpath=devpath,
+        subsystem=subsystem,
+        devtype=kernel.get("DEVTYPE"),
+        driver=driver,
+        devnode=devname,
+        properties=SysfsProperties(kernel, device),
+        attributes=DeviceAttributes(device),
+    )
+
+
+def _read_uevent(sys_path: str) -> dict[str, str] | None:
+    try:  # os-level: a sysfs attribute is one read of at most a page; no buffering, no isatty
+        fd = os.open(sys_path + "/uevent", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:  # gone (or never a device)
+        return None
+    try:
+        chunks = []
+        while chunk := os.read(fd, 8192):
+            chunks.append(chunk)
+        text = b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    kernel = {}
+    for line in os.fsdecode(text).splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            kernel[key] = value
+    return kernel
+
+
+def _driver_link(sys_path: str) -> str | None:
+    try:
+        return posixpath.basename(os.readlink(posixpath.join(sys_path, "driver")))
+    except OSError:
+        return None
 
 
 def properties_of(device: pyudev.Device) -> dict[str, str]:
@@ -167,14 +304,19 @@ def properties_of(device: pyudev.Device) -> dict[str, str]:
 def usb_sys_paths(sys_root: str = "/sys") -> list[str]:
     """The sysfs paths of USB devices and interfaces, then of the ttys, network
     interfaces and cdc-wdm ports below them (each once, in listing order)."""
+    return [path for path, _ in usb_listing(sys_root)]
+
+
+def usb_listing(sys_root: str = "/sys") -> list[tuple[str, str]]:
+    """`usb_sys_paths` with the subsystem each path was listed under."""
     usb = list(_listed(posixpath.join(sys_root, SYSFS_LISTS["usb"])))
     below = set(usb)
-    ports = []
+    listing = [(path, "usb") for path in usb]
     for subsystem in SUBSYSTEMS[1:]:
         for path in _listed(posixpath.join(sys_root, SYSFS_LISTS[subsystem])):
             if _under(path, below):
-                ports.append(path)
-    return usb + ports
+                listing.append((path, subsystem))
+    return listing
 
 
 def _listed(directory: str) -> Iterator[str]:
@@ -210,22 +352,34 @@ class HostUsb:
     def records(self) -> list[UdevRecord]:
         """Records of the USB subsystems and every ancestor of a root hub (for `@` matches)."""
         seen: dict[str, UdevRecord] = {}
-        tops: list[pyudev.Device] = []
-        for path in usb_sys_paths(self.context.sys_path):
-            try:
-                device = pyudev.Devices.from_sys_path(self.context, path)
-            except pyudev.DeviceNotFoundAtPathError:
+        tops: list[str] = []
+        for path, subsystem in usb_listing(self.context.sys_path):
+            record = self._read(path, subsystem)
+            if record is None:
                 continue  # unplugged while listing
-            record = record_of(device)
             seen[record.devpath] = record
-            if record.subsystem == "usb" and record.sys_name.startswith("usb"):
-                tops.append(device)  # a root hub: its controllers are not listed
-        for device in tops:
-            node = device.parent
+            if record.devtype == "usb_device" and record.sys_name.startswith("usb"):
+                tops.append(path)  # a root hub: its controllers are not listed
+        for path in tops:
+            try:
+                node = pyudev.Devices.from_sys_path(self.context, path).parent
+            except pyudev.DeviceNotFoundAtPathError:
+                continue
             while node is not None and node.device_path not in seen:
                 seen[node.device_path] = record_of(node)
                 node = node.parent
         return list(seen.values())
+
+    def _read(self, sys_path: str, subsystem: str) -> UdevRecord | None:
+        """One device's record: a USB device through pyudev (what udev knows of it), an
+        interface or a port from its uevent (`sysfs_record`). None when it is gone."""
+        record = sysfs_record(self.context, sys_path, subsystem)
+        if record is None or record.devtype != "usb_device":
+            return record
+        try:
+            return record_of(pyudev.Devices.from_sys_path(self.context, sys_path))
+        except pyudev.DeviceNotFoundAtPathError:
+            return None
 
     def tree(self) -> UdevTree:
         return UdevTree(self.records())
@@ -264,14 +418,15 @@ class HostUsb:
         deadline = time.monotonic() + timeout
         history: list[str] = []
         try:
-            records = {r.devpath: r for r in self.records()}
-            report = match_usb(UdevTree(records.values()), match)
+            tree = UdevTree(self.records())
+            live = LiveMatch(tree, match)
             while True:
-                done, result = satisfied(report, mode, gone)
+                done, result = satisfied(live.report(), mode, gone)
                 if done:
                     return result
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
+                    report = match_usb(tree, match)  # with the near misses
                     raise WaitTimeout(describe_wait(match, mode, gone, timeout, report, history))
                 event = monitor.poll(timeout=remaining)
                 if event is None:
@@ -279,49 +434,50 @@ class HostUsb:
                 # drain what is queued: a re-enumeration is a burst of events
                 events = [event, *_drain(monitor)]
                 history.extend(f"{e.action} {e.sys_name}" for e in events)
-                self._follow(records, events)
-                report = match_usb(UdevTree(records.values()), match)
+                live.update(*self._follow(tree, events))
         finally:
             del monitor  # close the socket now, not when a traceback lets go of this frame
 
-    def _follow(self, records: dict[str, UdevRecord], events: list[pyudev.Device]) -> None:
-        """Bring `records` up to date with udev events, in their order: a removed
-        device leaves with everything below it; any other event's device is read
-        again from sysfs (so the records hold what sysfs holds, as a listing would)."""
+    def _follow(self, tree: UdevTree, events: list[pyudev.Device]) -> tuple[set[str], set[str]]:
+        """Bring `tree` up to date with udev events, in their order: a removed device
+        leaves with everything below it; any other event's device is read again from
+        sysfs (so the tree holds what sysfs holds, as a listing would). Returns the
+        devpaths added or read again, and those removed."""
+        changed: set[str] = set()
+        removed: set[str] = set()
         usb: set[str] | None = None  # sysfs paths of the USB records, for ports below them
         for event in events:
             path = event.device_path
             if event.action == "move" and event.properties.get("DEVPATH_OLD"):
-                _drop(records, event.properties["DEVPATH_OLD"])
+                removed |= tree.discard(event.properties["DEVPATH_OLD"])
                 usb = None
             if event.action == "remove":
-                _drop(records, path)
+                removed |= tree.discard(path)
                 usb = None
                 continue
             if event.subsystem == "usb" and event.sys_name.startswith("usb"):
-                records.update((r.devpath, r) for r in self.records())  # a new bus
+                for record in self.records():  # a new bus
+                    tree.add(record)
+                    changed.add(record.devpath)
                 usb = None
                 continue
-            try:
-                record = record_of(pyudev.Devices.from_sys_path(self.context, event.sys_path))
-            except pyudev.DeviceNotFoundAtPathError:
-                _drop(records, path)  # gone again already: its remove event follows
+            record = self._read(event.sys_path, event.subsystem)
+            if record is None:
+                removed |= tree.discard(path)  # gone again already: its remove event follows
                 usb = None
                 continue
             if record.subsystem == "usb":
-                records[record.devpath] = record
+                tree.add(record)
+                changed.add(path)
                 if usb is not None:
                     usb.add(record.sys_path)
                 continue
             if usb is None:
-                usb = {r.sys_path for r in records.values() if r.subsystem == "usb"}
+                usb = {r.sys_path for r in tree if r.subsystem == "usb"}
             if _under(record.sys_path, usb):
-                records[record.devpath] = record
-
-
-def _drop(records: dict[str, UdevRecord], devpath: str) -> None:
-    for path in [p for p in records if p == devpath or p.startswith(devpath + "/")]:
-        del records[path]
+                tree.add(record)
+                changed.add(path)
+        return changed, removed
 
 
 def _drain(monitor: pyudev.Monitor) -> Iterable[pyudev.Device]:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from hil.usb.model import Kind, Mode, UsbDevice
-from hil.usb.modeswitch import ModeswitchDb
+
+if TYPE_CHECKING:  # loaded by whoever hands a database in (tarfile and all, only then)
+    from hil.usb.modeswitch import ModeswitchDb
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ candidates, WHICH key failed and what was there instead.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from hil.errors import HarnessError
@@ -230,9 +230,89 @@ def match_records(tree: UdevTree, match: Match) -> tuple[list[UdevRecord], list[
     return hits, misses
 
 
-def match_usb(tree: UdevTree, match: Match, source: str = "udev") -> MatchReport:
-    """The USB devices the match selects (each once), with the near misses."""
-    hits, misses = match_records(tree, match)
+def matches(tree: UdevTree, record: UdevRecord, match: Match) -> bool:
+    """Whether `record` passes every rule: `check()` without its explanations."""
+    return _passes(tree, record, _in_checking_order(match))
+
+
+def _in_checking_order(match: Match) -> list[Rule]:
+    """Own keys before `@` keys (which walk the ancestors)."""
+    return sorted(match.rules, key=lambda r: r.on_ancestor)
+
+
+def _passes(tree: UdevTree, record: UdevRecord, rules: list[Rule]) -> bool:
+    """The first failed rule ends the check."""
+    ancestors: list[UdevRecord] | None = None
+    for rule in rules:
+        if not rule.on_ancestor:
+            if not rule.accepts(_value(record, rule.name)):
+                return False
+            continue
+        if ancestors is None:
+            ancestors = list(tree.ancestors(record))
+        if not any(rule.accepts(_value(a, rule.name)) for a in ancestors):
+            return False
+    return True
+
+
+class LiveMatch:
+    """A match kept up to date while its tree changes: after `update` only the records that
+    changed, and those below them (whose `@` keys read them), are checked again."""
+
+    def __init__(self, tree: UdevTree, match: Match, source: str = "udev") -> None:
+        self.tree = tree
+        self.match = match
+        self.source = source
+        self._rules = _in_checking_order(match)
+        self._below = any(r.on_ancestor for r in match.rules)
+        self.hits = {p for p, r in tree.records.items() if _passes(tree, r, self._rules)}
+
+    def update(self, changed: Iterable[str], removed: Iterable[str]) -> None:
+        """Check again after `tree.add` of `changed` and `tree.discard` of `removed`."""
+        self.hits.difference_update(removed)
+        for path in changed:
+            record = self.tree.records.get(path)
+            if record is None:
+                self.hits.discard(path)
+                continue
+            for r in [record, *(self.tree.descendants(record) if self._below else ())]:
+                if _passes(self.tree, r, self._rules):
+                    self.hits.add(r.devpath)
+                else:
+                    self.hits.discard(r.devpath)
+
+    def report(self) -> MatchReport:
+        """The matched USB devices now, without near misses (`match_usb` explains)."""
+        return _report(
+            self.tree,
+            self.match,
+            [self.tree.records[p] for p in sorted(self.hits)],
+            [],
+            self.source,
+        )
+
+
+def match_usb(
+    tree: UdevTree, match: Match, source: str = "udev", explain: bool = True
+) -> MatchReport:
+    """The USB devices the match selects (each once), with the near misses — or, with
+    `explain=False`, without them (no candidate is kept: what a wait checks on every
+    burst of events, on a bus of thousands of records)."""
+    if explain:
+        hits, misses = match_records(tree, match)
+    else:
+        rules = _in_checking_order(match)
+        hits, misses = [r for r in tree if _passes(tree, r, rules)], []
+    return _report(tree, match, hits, misses, source)
+
+
+def _report(
+    tree: UdevTree,
+    match: Match,
+    hits: list[UdevRecord],
+    misses: list[Candidate],
+    source: str,
+) -> MatchReport:
     owners: dict[str, UdevRecord] = {}
     for record in hits:
         owner = usb_device_of(tree, record)

@@ -13,6 +13,7 @@ Formats follow DESIGN.md: ids are 4 lowercase hex digits, ttys `/dev/...`.
 
 from __future__ import annotations
 
+import bisect
 import posixpath
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -59,17 +60,52 @@ def hex4(value: str | int) -> str:
 
 
 class UdevTree:
-    """Records by devpath, with the parent/child links sysfs paths imply."""
+    """Records by devpath, with the parent/child links sysfs paths imply.
+
+    `add` and `discard` change it in place as udev events do (a waiter follows a
+    bus of thousands of records without building the tree again per event)."""
 
     def __init__(self, records: Iterable[UdevRecord]) -> None:
         self.records: dict[str, UdevRecord] = {r.devpath: r for r in records}
-        self._children: dict[str, list[str]] = {}
+        #: children of each path, sorted; the records without a parent under None
+        self._children: dict[str | None, list[str]] = {}
         self._parent: dict[str, str | None] = {}
         for path in sorted(self.records):
             parent = self._find_parent(path)
             self._parent[path] = parent
-            if parent is not None:
-                self._children.setdefault(parent, []).append(path)
+            self._children.setdefault(parent, []).append(path)
+
+    def add(self, record: UdevRecord) -> None:
+        """Add a record, or replace the one at its devpath; links as a new tree would have."""
+        path = record.devpath
+        known = path in self.records
+        self.records[path] = record
+        if known:
+            return
+        parent = self._find_parent(path)
+        self._parent[path] = parent
+        siblings = self._children.setdefault(parent, [])
+        below = [p for p in siblings if p.startswith(path + "/")]  # now hang from it
+        for p in below:
+            siblings.remove(p)
+            self._parent[p] = path
+        if below:
+            self._children[path] = below
+        bisect.insort(siblings, path)
+
+    def discard(self, devpath: str) -> set[str]:
+        """Remove a record and every record below it (a device that left); the paths removed."""
+        if devpath in self.records:
+            gone = {devpath, *(r.devpath for r in self.descendants(self.records[devpath]))}
+        else:  # not listed itself: whatever was below it
+            gone = {p for p in self.records if p.startswith(devpath + "/")}
+        for path in gone:
+            del self.records[path]
+            parent = self._parent.pop(path)
+            if parent not in gone:
+                self._children[parent].remove(path)
+            self._children.pop(path, None)
+        return gone
 
     def _find_parent(self, path: str) -> str | None:
         up = posixpath.dirname(path)
@@ -280,13 +316,14 @@ def _interface(tree: UdevTree, record: UdevRecord) -> UsbInterface:
     wdm: list[str] = []
     net: list[str] = []
     for child in tree.descendants(record):
-        node = child.devnode or child.properties.get("DEVNAME")
-        if child.subsystem == "tty" and node:
-            ttys.append(node)
-        elif child.subsystem == "usbmisc" and node:
-            wdm.append(node)
-        elif child.subsystem == "net":
+        if child.subsystem == "net":
             net.append(child.properties.get("INTERFACE") or child.sys_name)
+            continue
+        if child.subsystem not in ("tty", "usbmisc"):
+            continue
+        node = child.devnode or child.properties.get("DEVNAME")
+        if node:
+            (ttys if child.subsystem == "tty" else wdm).append(node)
     return UsbInterface(
         sys_name=record.sys_name,
         number=number,
