@@ -214,13 +214,13 @@ def floor():  # building each listed device once through pyudev, reading nothing
         pyudev.Devices.from_sys_path(ctx, p)
 
 
-t = {k: [] for k in ("listing", "records", "model", "floor")}
+t = {k: [] for k in ("listing", "read", "model", "floor")}
 def timed(key, f, *a):
     c = time.process_time()
     f(*a)
     t[key].append(time.process_time() - c)
 for _ in range(5):
-    timed("listing", listed); timed("records", read); timed("model", lambda: model(read()))
+    timed("listing", listed); timed("read", read); timed("model", lambda: model(read()))
     timed("floor", floor)
 recs = read()
 
@@ -384,7 +384,7 @@ def main() -> int:
     )
     print(
         f"usb.devices (umockdev, in-process CPU): sysfs listing {_ms(d['listing'])}, "
-        f"records {_ms(d['records'])} (listing included), records + model + JSON "
+        f"records {_ms(d['read'])} (listing included), records + model + JSON "
         f"{_ms(d['model'])}; floor: building each of the {d['records']} devices once "
         f"through pyudev {_ms(d['floor'])} (what reading every record through pyudev "
         f"cannot go below)"

@@ -373,9 +373,10 @@ class HostUsb:
     def _read(self, sys_path: str, subsystem: str) -> UdevRecord | None:
         """One device's record: a USB device through pyudev (what udev knows of it), an
         interface or a port from its uevent (`sysfs_record`). None when it is gone."""
-        record = sysfs_record(self.context, sys_path, subsystem)
-        if record is None or record.devtype != "usb_device":
-            return record
+        if subsystem != "usb" or ":" in posixpath.basename(sys_path):  # interfaces: 1-1.3:1.0
+            record = sysfs_record(self.context, sys_path, subsystem)
+            if record is None or record.devtype != "usb_device":
+                return record
         try:
             return record_of(pyudev.Devices.from_sys_path(self.context, sys_path))
         except pyudev.DeviceNotFoundAtPathError:
