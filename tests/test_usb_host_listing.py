@@ -11,6 +11,7 @@ benchmark's bus of nested hubs (bench/usb.py) at a small size.
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 
@@ -213,3 +214,25 @@ def test_following_events_gives_the_records_a_new_listing_gives():
     names = [p.rsplit("/", 1)[-1] for p in out["followed"]]
     assert "eth1" in names and "1-1.3:1.2" in names  # the modem after its switch
     assert "wwan0" not in names and "ttyS1" not in names
+
+
+def test_hil_devices_starts_light():
+    """`hil devices` on a host loads neither the modeswitch database (tarfile) when every
+    device is a modem or a console by its interfaces, nor the lab config's models, nor
+    the redactor (only an error needs it): start-up is a third of the command's time on a
+    bus of 200 modems (bench/usb.py)."""
+    probe = (
+        "import json, sys; from hil.cli.main import main; main(['devices', '--json']); "
+        "print(json.dumps(sorted(m for m in ('hil.usb.modeswitch', 'tarfile', 'hil.lab.models', "
+        "'hil.lab.secrets', 'pydantic', 'yaml', 'rich', 'traceback') if m in sys.modules)))"
+    )
+    r = umockdev_run(
+        ["pi4-usb-hub.umockdev", "ec25-qmi.umockdev", "ch340-console.umockdev"],
+        sys.executable,
+        "-c",
+        probe,
+    )
+    assert r.returncode == 0, r.stderr
+    listing, loaded = r.stdout.rsplit("\n", 2)[0], r.stdout.splitlines()[-1]
+    assert [row["kind"] for row in json.loads(listing)] == ["console", "modem"]
+    assert json.loads(loaded) == []

@@ -11,11 +11,9 @@ import argparse
 import importlib
 import os
 import sys
-import traceback
 
 from hil import __version__
 from hil.errors import HilError
-from hil.lab.secrets import redact
 
 #: command modules under hil.cli, each with `register(subparsers)`
 COMMAND_MODULES = [
@@ -69,12 +67,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except HilError as e:
+        from hil.lab.secrets import redact  # only on the way out: a short command skips it
+
         sys.stderr.write(f"hil: {redact(str(e))}\n")
         return e.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("hil: interrupted\n")
         return 130
     except Exception as e:
+        import traceback
+
+        from hil.lab.secrets import redact
+
         if os.environ.get("HIL_DEBUG"):
             traceback.print_exc()
         sys.stderr.write(
