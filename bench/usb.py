@@ -225,8 +225,10 @@ for _ in range(5):
 recs = read()
 
 
-# as on a lab host, Python caches the bytecode it compiles (a sandbox may forbid it)
+# as on a lab host, Python caches the bytecode it compiles (a sandbox may forbid it);
+# the testbed's directory is set in the C environment, which os.environ does not see
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+ENV["UMOCKDEV_DIR"] = tb.tb.get_root_dir()
 
 
 def command(cmd, runs):
