@@ -98,6 +98,17 @@ class SimLabSide(_FaultContext):
 LAB_SIDE_RECORD = "labside.ndjson"
 
 
+def recorded_answers(path: Path, op: str) -> list[dict]:
+    """The lab side's recorded answers to `op` in `path` (LAB_SIDE_RECORD), in order;
+    none when the recording has no such file."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    entries = [json.loads(line) for line in lines if line.strip()]
+    return [e for e in entries if e.get("op") == op]
+
+
 class SimProxyLog:
     """The sim lab's proxy, through the server's control socket. With `record`, each
     answer is appended there, so that a replay of the run can give it back."""
@@ -134,11 +145,7 @@ class RecordedProxyLog:
     def __init__(self, board: str, path: Path) -> None:
         self.board = board
         self.path = path
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except OSError:
-            lines = []
-        self._answers = [json.loads(line) for line in lines if line.strip()]
+        self._answers = recorded_answers(path, "proxy_log")
 
     def _next(self, since: int) -> dict:
         # the answer to this very question (a mark is asked with 0, a `since` with the

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
 
+from hil.board.labside import recorded_answers
 from hil.errors import HarnessError
 from hil.lab.secrets import REDACTOR
 
@@ -79,12 +80,7 @@ class RecordedWifiClient:
     def __init__(self, board: str, path: Path) -> None:
         self.board = board
         self.path = path
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except OSError:
-            lines = []
-        entries = [json.loads(line) for line in lines if line.strip()]
-        self._answers = [e for e in entries if e.get("op") == RECORD_OP]
+        self._answers = recorded_answers(path, RECORD_OP)
 
     def join(self, ssid: str, psk: str | None, timeout: float = 60.0) -> HotspotJoin:
         for i, entry in enumerate(self._answers):
