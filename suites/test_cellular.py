@@ -30,7 +30,7 @@ from hil.errors import HarnessError
 from hil.lab.models import ModemConfig
 from hil.netconfig.builders import gsm
 from hil.probes.ip import parse_route
-from hil.probes.mmcli import Modem
+from hil.probes.mmcli import Modem, parse_error
 
 MODEM_FAULTS = ("modem-stuck-in-storage-mode",)
 SIM_FAULTS = ("sim-missing", "sim-locked", "no-registration")
@@ -111,10 +111,10 @@ def check_data_path(cell: Cellular, modem: Modem) -> Modem:
     """Bearer connected, its interface addressed with the default route, HTTPS and DNS
     through it; held for the soak."""
     current = cell.wait_state(modem, {"connected"}, "connecting")
-    cell.wait_nm_connected(current.primary_port or "")
-    # read once: the console checks every output (a garbled read raises, never misleads)
-    iface = cell.bearer(current).interface or ""  # type: ignore[union-attr]
     device = current.primary_port or ""
+    cell.wait_nm_connected(device)
+    # read once: the console checks every output (a garbled read raises, never misleads)
+    iface = cell.ip_interface(device)
     problem = (
         bearer_problem(cell, current)
         or addressed_and_default(cell, iface, device)
@@ -126,13 +126,14 @@ def check_data_path(cell: Cellular, modem: Modem) -> Modem:
 
 
 def bearer_problem(cell: Cellular, modem: Modem) -> str:
-    """'' when the modem's bearer is connected over one of its own ports; else why not."""
+    """'' when the modem's bearer is connected over one of its own ports (its net port,
+    or for PPP the serial port ModemManager dialled on); else why not."""
     bearer = cell.bearer(cell.refresh(modem) or modem)
     if bearer is None:
         return f"modem {modem.index}: connected but lists no bearer"
     if not bearer.connected:
         return f"bearer {bearer.index}: not connected: {bearer.error}"
-    if bearer.interface not in modem.net_ports and bearer.interface != "ppp0":
+    if bearer.interface not in [p.name for p in modem.ports]:
         return f"bearer {bearer.index} runs over {bearer.interface}, not one of {modem.ports}"
     return ""
 
@@ -344,12 +345,19 @@ def test_no_registration_is_reported_and_recovers(board: Board, cell: Cellular) 
 
 
 @pytest.mark.faults(*MODEM_FAULTS, *SIM_FAULTS, *DATA_FAULTS)
-def test_modem_reset_reenumerates_and_reconnects(cell: Cellular, cellular_only: None) -> None:
+def test_modem_reset_reenumerates_and_reconnects(
+    cell: Cellular, modem: ModemConfig, cellular_only: None
+) -> None:
     """`mmcli --reset`: the modem comes back at the same port and reconnects."""
     m = cell.registered()
     connect_at_runtime(cell, m)
     m = check_data_path(cell, m)
     r = cell.run(f"mmcli -m {m.index} --reset")
+    err = parse_error(r.output) if r.exit_code != 0 else None
+    if err is not None and err.short == "Unsupported":
+        # ModemManager has no reset for this modem (plugin, or AT-only control): the
+        # USB power-cycle test covers recovery instead
+        pytest.skip(f"{modem.model}: ModemManager cannot reset it: {err.message}")
     assert r.exit_code == 0, r.output
     reconnects(cell, m, "its reset (mmcli --reset)")
 

@@ -181,6 +181,12 @@ class Cellular:
                 raise CellularError(f"NetworkManager device {device}: {state or 'absent'}")
             time.sleep(self.interval)
 
+    def ip_interface(self, device: str) -> str:
+        """The interface IP runs over for the modem's NetworkManager device: its net port,
+        or for a PPP modem the `pppN` that pppd made on its serial port (ModemManager's
+        bearer names the serial port)."""
+        return self.run(f"{NMCLI} -g GENERAL.IP-IFACE device show {device}").output.strip()
+
     def forget(self, connection: str, filename: str) -> None:
         """Remove a test's connection everywhere it may be (overlay, boot partition)."""
         self.run(f"{NMCLI} connection delete {shlex.quote(connection)}")

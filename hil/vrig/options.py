@@ -12,6 +12,27 @@ from hil.lab.models import BoardConfig
 _WORD = r"^[A-Za-z0-9][A-Za-z0-9._+-]*$"
 
 
+class QemuModem(BaseModel):
+    """A modem plugged into the virtual board (a USB gadget, see `hil.vrig.modem`) and
+    the carrier behind it; joined by name to the board's `modems:`, whose PIN, APN and
+    credentials it takes unless it says otherwise (as `sim.modems` does for a sim board)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    sim: Literal["ready", "missing", "locked"] = "ready"
+    #: the SIM's PIN (default: the board modem's `pin`)
+    pin: str | None = None
+    operator: str = Field("giffgaff", pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$")
+    operator_code: str = Field("23410", pattern=r"^[0-9]{5,6}$")  # MCC + MNC
+    signal: int = Field(70, ge=1, le=100)  # percent
+    #: the APN the carrier accepts (default: the board modem's `apn`)
+    apn: str | None = None
+    #: the credentials the carrier checks with PAP (default: the board modem's)
+    username: str | None = None
+    password: str | None = None
+
+
 class QemuOptions(BaseModel):
     """Options of one virtual board (all optional)."""
 
@@ -28,6 +49,8 @@ class QemuOptions(BaseModel):
     #: the boot disk (raw image, `resin-boot` FAT partition): kept, made if missing;
     #: unset, each VM gets a fresh one
     boot_image: str | None = None
+    #: the USB modem plugged into the board (at most one)
+    modems: list[QemuModem] = Field(default_factory=list, max_length=1)
 
 
 def qemu_options(board: BoardConfig, lab_path: str = "lab config") -> QemuOptions:
@@ -42,4 +65,24 @@ def qemu_options(board: BoardConfig, lab_path: str = "lab config") -> QemuOption
         ) from None
     if opts.machine is None:
         opts = opts.model_copy(update={"machine": board.device_type})
-    return opts
+    return opts.model_copy(update={"modems": _joined_modems(board, opts.modems, lab_path)})
+
+
+def _joined_modems(board: BoardConfig, modems: list[QemuModem], lab_path: str) -> list[QemuModem]:
+    """Each plugged modem completed from the board's modem of the same name."""
+    configs = {m.name: m for m in board.modems}
+    joined = []
+    for i, modem in enumerate(modems):
+        config = configs.get(modem.name)
+        if config is None:
+            raise ConfigError(
+                f"{lab_path}: boards ({board.name}).qemu.modems.{i}.name: no modem "
+                f"{modem.name!r} in the board's modems (has: {', '.join(configs) or 'none'})"
+            )
+        defaults = {
+            key: getattr(config, key)
+            for key in ("pin", "apn", "username", "password")
+            if getattr(modem, key) is None
+        }
+        joined.append(modem.model_copy(update=defaults))
+    return joined

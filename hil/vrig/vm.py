@@ -28,6 +28,7 @@ from hil.errors import HarnessError
 from hil.vrig.build import Artifacts, build
 from hil.vrig.control import VrigControl
 from hil.vrig.disk import default_config_json, make_boot_image
+from hil.vrig.modem import FW_CFG_NAME, write_description
 from hil.vrig.options import QemuOptions
 
 QEMU = "qemu-system-x86_64"
@@ -64,7 +65,12 @@ def write_lab_disk(path: Path, faults: list[str]) -> None:
 
 
 def qemu_command(
-    art: Artifacts, opts: QemuOptions, port: int, boot_image: Path, control: Path | None = None
+    art: Artifacts,
+    opts: QemuOptions,
+    port: int,
+    boot_image: Path,
+    control: Path | None = None,
+    fw_cfg: dict[str, Path] | None = None,
 ) -> list[str]:
     """The QEMU command line of a virtual board.
 
@@ -73,6 +79,8 @@ def qemu_command(
     NIC goes into the lab's network namespace. The guest's `reboot` resets the
     machine (no `-no-reboot`): the console socket and the boot disk stay. With
     a `control` directory: the lab line (ttyS1), QMP and the lab's disk there.
+    `fw_cfg` files (name → host file) reach the guest under
+    /sys/firmware/qemu_fw_cfg/by_name/ (the lab's modem, see `hil.vrig.modem`).
     """
     machine = re.sub(r"[^A-Za-z0-9._+-]", "_", opts.machine or "qemux86-64")
     append = (
@@ -97,6 +105,7 @@ def qemu_command(
         "-virtfs",
         "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
         "-serial", f"tcp:127.0.0.1:{port},server=on,wait=off",
+        *[a for n, p in (fw_cfg or {}).items() for a in ("-fw_cfg", f"name={n},file={p}")],
     ]  # fmt: skip
     if control is not None:
         cmd += [
@@ -149,7 +158,7 @@ class VirtualBoard:
         for _ in range(5):  # the port may be taken between probing and QEMU binding it
             self.port = _free_port()
             self.proc = subprocess.Popen(
-                qemu_command(art, self.opts, self.port, image, control),
+                qemu_command(art, self.opts, self.port, image, control, self._fw_cfg()),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
@@ -171,6 +180,14 @@ class VirtualBoard:
             path = self.control_dir / "boot.img"
         config = default_config_json(self.device_type, self.opts.hostname)
         return make_boot_image(path, config)
+
+    def _fw_cfg(self) -> dict[str, Path]:
+        """The lab's modem for the guest (its SIM's PIN is a secret: a private file in
+        this VM's own directory, gone with the VM)."""
+        if not self.opts.modems:
+            return {}
+        path = self.control_dir / "modem.json"
+        return {FW_CFG_NAME: write_description(path, self.opts.modems[0], self.name)}
 
     def _drain(self, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stderr is not None

@@ -15,6 +15,7 @@ import json
 import time
 
 from hil.sim.commands import command
+from hil.sim.modem.catalog import ModemHardware
 from hil.sim.modem.model import Bearer, MMError, ModemManager, ModemUnit
 from hil.sim.shell.interp import CommandError, Proc
 
@@ -223,6 +224,10 @@ def _sysfs(unit: ModemUnit) -> str:
     return f"/sys{unit.usb.devpath}"
 
 
+def _data_port(hardware: ModemHardware) -> str:
+    return hardware.primary_port if hardware.ip_method == "ppp" else hardware.net_port
+
+
 def bearer_pairs(mm: ModemManager, b: Bearer) -> list[tuple[str, Value]]:
     now = mm.now()
     connected = b.connected(now)
@@ -237,7 +242,8 @@ def bearer_pairs(mm: ModemManager, b: Bearer) -> list[tuple[str, Value]]:
         ("bearer.status.connection-error.message", error[1] if error else None),
         ("bearer.status.suspended", "no"),
         ("bearer.status.multiplexed", "no"),
-        ("bearer.status.interface", b.unit.hardware.net_port if connected else None),
+        # PPP: ModemManager names the serial port it dialled on (pppd makes ppp0)
+        ("bearer.status.interface", _data_port(b.unit.hardware) if connected else None),
         ("bearer.status.ip-timeout", "20"),
         ("bearer.status.profile-id", "1" if connected else None),
         ("bearer.properties.apn", b.apn or None),
