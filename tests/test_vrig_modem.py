@@ -137,7 +137,7 @@ def test_sim_faults(modem: ModemLine) -> None:
 
 
 def test_registration_signal_and_their_faults(modem: ModemLine) -> None:
-    for cmd in ("AT+CREG=2", "AT+CGREG=2", "AT+CEREG=2", "AT+CMER=3,0,0,1"):
+    for cmd in ("AT+CREG=2", "AT+CGREG=2", "AT+CEREG=2", "AT+CMER=3,0,0,1", "AT+AUTOCSQ=1,1"):
         assert modem.at(cmd) == ([], "OK")
     assert modem.at("AT+CEREG?") == (['+CEREG: 2,1,"1A2B","01C2D3E4",7'], "OK")
     assert modem.at("AT+COPS=3,0;+COPS?") == (['+COPS: 0,0,"giffgaff",7'], "OK")
@@ -149,6 +149,7 @@ def test_registration_signal_and_their_faults(modem: ModemLine) -> None:
     modem.fault("no-registration")
     urcs = modem.read_until(r"\+CIEV: 3,0\r\n", timeout=5)
     assert "+CREG: 2,2" in urcs and "+CEREG: 2,2" in urcs and "+CIEV: 2,0" in urcs
+    assert "+CSQ: 99,99" in urcs  # SIMCom's +AUTOCSQ report, which ModemManager's plugin asks for
     assert modem.at("AT+CSQ") == (["+CSQ: 99,99"], "OK")
     assert modem.at("AT+COPS?") == (["+COPS: 0"], "OK")
     assert modem.at("ATD*99***1#") == ([], "NO CARRIER")

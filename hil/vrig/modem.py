@@ -65,6 +65,7 @@ def guest_description(modem: QemuModem, board: str) -> dict:
     iccid = "89" + "44" + "10" + serial + "0"
     return {
         **SIM7600E,
+        "name": modem.name,
         "imei": imei + luhn_digit(imei),
         "imsi": (modem.operator_code + serial + "000")[:15],
         "iccid": iccid + luhn_digit(iccid),
