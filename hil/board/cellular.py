@@ -98,8 +98,15 @@ class Cellular:
         r = self.run(f"mmcli -m {modem.index} -K")
         return parse_modem(r.output) if r.exit_code == 0 else None
 
-    def wait_state(self, modem: Modem, states: set[str], what: str) -> Modem:
-        """Poll until the modem is in one of `states`; fail early on `failed`/`locked`."""
+    def wait_state(
+        self,
+        modem: Modem,
+        states: set[str],
+        what: str,
+        early: frozenset[str] | set[str] = frozenset({"failed", "locked"}),
+    ) -> Modem:
+        """Poll until the modem is in one of `states`; fail early on `failed`/`locked`
+        (the `early` states)."""
         deadline = time.monotonic() + self.config.timeout
         current: Modem | None = modem
         while True:
@@ -108,7 +115,7 @@ class Cellular:
                 raise CellularError(f"modem {modem.index} left ModemManager while {what}")
             if current.state in states:
                 return current
-            if current.state in ("failed", "locked"):
+            if current.state in early:
                 raise CellularError(f"modem {current.index}: {what}: {current.describe_state()}")
             if time.monotonic() >= deadline:
                 reg = current.registration_state or "--"
@@ -143,6 +150,12 @@ class Cellular:
     def registered(self) -> Modem:
         """Find the modem, unlock the SIM, enable it, wait for the registration."""
         modem = self.unlock(self.find())
+        if modem.state in ("locked", "initializing", "unknown"):
+            # unlocked: ModemManager initializes the modem anew before it can be enabled
+            modem = self.wait_state(
+                modem, {"disabled", "enabling", "enabled", "searching", "registered",
+                        "connected"}, "initializing after the PIN", early={"failed"},
+            )  # fmt: skip
         if modem.state == "failed":
             raise CellularError(f"modem {modem.index}: {modem.describe_state()}")
         if modem.state == "disabled":

@@ -21,7 +21,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]  # where `suites/` are
 
 #: test (nodeid without parameters) → why the virtual rig's verdict differs
-LIMITS: dict[str, str] = {}
+LIMITS: dict[str, str] = {
+    # the gadget modem is the SIM7600E's AT/PPP port alone (no QMI port), and
+    # ModemManager 1.20's simtech plugin resets only over QMI
+    "suites/test_cellular.py::test_modem_reset_reenumerates_and_reconnects": (
+        "the virtual rig's modem is AT-only: ModemManager cannot reset it (skipped with "
+        "its words; the USB power-cycle test covers recovery)"
+    ),
+}
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,9 @@ if TYPE_CHECKING:
 
 #: ModemManager's errors → NetworkManager's device-state reasons (as nmcli prints them)
 NM_REASONS = {
-    ME_ERROR + "MissingOrUnknownApn": "Failed to select the specified APN",
+    # NetworkManager 1.42 maps no APN error of ModemManager 1.20 to a reason (its journal
+    # says "failed to connect modem: Missing or unknown APN"; seen on the virtual rig)
+    ME_ERROR + "MissingOrUnknownApn": "Unknown error",
     ME_ERROR + "UserAuthenticationFailed": "The dialing attempt failed",
     ME_ERROR + "IncorrectPassword": "SIM PIN was incorrect",
     ME_ERROR + "SimPuk": "GSM Modem's SIM PUK required",
