@@ -177,13 +177,14 @@ def test_guest_boots_and_runs_the_ci_suites_unchanged(
         assert 'VERSION_ID="2.115.7"' in release.stdout
         assert 'MACHINE="genericx86-64-ext"' in release.stdout
 
-        # the guest's own kernel and hostname; eth0 (cabled to the lab's namespace) and lo
+        # the guest's own kernel and hostname; eth0 (cabled to the lab's namespace), lo and
+        # wlan0 (a mac80211_hwsim radio: the lab's radios are in the lab's namespace)
         second = hil_exec("uname -r; hostname; ls /sys/class/net; sh -c 'exit 3'")
         assert second.returncode == 3, second.stderr
         kernel, hostname, *netdevs = second.stdout.split()
         assert kernel == find_kernel()[1].name
         assert hostname == "7e4c2d1"
-        assert netdevs == ["eth0", "lo"]
+        assert netdevs == ["eth0", "lo", "wlan0"]
 
         t0 = time.monotonic()
         state = hil_exec(

@@ -1,7 +1,9 @@
 """The lab's WiFi test client: a station that joins a board's hotspot.
 
 On a sim board it is a simulated station next to the board (through the sim
-server's control socket). On a physical rig it is a WiFi interface of the lab
+server's control socket). On a virtual rig it is the lab's station radio
+inside the guest (`sta0` in the lab's namespace, asked over the lab line:
+`hil-vrig-wifi join-hex`). On a physical rig it is a WiFi interface of the lab
 host (`hotspot.client_interface` in the lab config), driven through the lab
 host's NetworkManager: connect with the psk, read the DHCP address, ping the
 board's end of the shared network.
@@ -20,6 +22,7 @@ import json
 import os
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
@@ -105,6 +108,35 @@ class SimWifiClient:
             reply.get("gateway"),
             bool(reply.get("reached_board")),
             str(reply.get("reason", "")),
+        )
+
+
+class VrigWifiClient:
+    """The lab's station radio inside a virtual board's guest (`hil-vrig-wifi`):
+    wpa_supplicant joins, busybox udhcpc asks the board's DHCP server, ping
+    reaches the board. `ask(*words, timeout=...)` runs a lab request and returns
+    its output (the lab line takes plain words: SSID and psk go as hex)."""
+
+    def __init__(self, board: str, ask: Callable[..., str]) -> None:
+        self.board = board
+        self.ask = ask
+
+    def join(self, ssid: str, psk: str | None, timeout: float = 60.0) -> HotspotJoin:
+        words = ["wifi-join", ssid.encode().hex(), psk.encode().hex() if psk else "-"]
+        out = self.ask(*words, str(int(timeout)), timeout=timeout + 90)
+        lines = [line for line in out.splitlines() if line.startswith("{")]
+        try:
+            seen = json.loads(lines[-1])
+        except (IndexError, ValueError):
+            raise HarnessError(
+                f"{self.board}: the lab's WiFi client said no result: {out.strip()[-300:]}"
+            ) from None
+        return HotspotJoin(
+            bool(seen["associated"]),
+            seen.get("address"),
+            seen.get("gateway"),
+            bool(seen.get("reached_board")),
+            str(seen.get("reason", "")),
         )
 
 

@@ -20,6 +20,7 @@ from hil.lab.models import LabConfig
 from hil.vrig.control import VrigControl
 from hil.vrig.options import qemu_options
 from hil.vrig.vm import VirtualBoard
+from hil.vrig.wifi import WifiLab
 
 
 def registry_dir() -> Path:
@@ -57,7 +58,11 @@ class VrigServer:
         self.publish = publish
         self.boards = {
             b.name: VirtualBoard(
-                b.name, qemu_options(b, lab_path or lab.name), b.device_type, list(b.faults)
+                b.name,
+                qemu_options(b, lab_path or lab.name),
+                b.device_type,
+                list(b.faults),
+                WifiLab.of(b, lab_path or None),
             )
             for b in lab.boards
             if b.console.scheme == "qemu"

@@ -28,8 +28,11 @@ from hil.errors import HarnessError
 from hil.vrig.build import Artifacts, build
 from hil.vrig.control import VrigControl
 from hil.vrig.disk import default_config_json, make_boot_image
-from hil.vrig.modem import FW_CFG_NAME, write_description
+from hil.vrig.modem import FW_CFG_NAME as MODEM_FW_CFG
+from hil.vrig.modem import write_description
 from hil.vrig.options import QemuOptions
+from hil.vrig.wifi import FW_CFG_NAME as WIFI_FW_CFG
+from hil.vrig.wifi import WifiLab
 
 QEMU = "qemu-system-x86_64"
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -80,7 +83,8 @@ def qemu_command(
     machine (no `-no-reboot`): the console socket and the boot disk stay. With
     a `control` directory: the lab line (ttyS1), QMP and the lab's disk there.
     `fw_cfg` files (name → host file) reach the guest under
-    /sys/firmware/qemu_fw_cfg/by_name/ (the lab's modem, see `hil.vrig.modem`).
+    /sys/firmware/qemu_fw_cfg/by_name/ (the lab's modem, see `hil.vrig.modem`; the
+    WiFi lab's tar, see `hil.vrig.wifi`), read by the guest at every boot.
     """
     machine = re.sub(r"[^A-Za-z0-9._+-]", "_", opts.machine or "qemux86-64")
     append = (
@@ -122,10 +126,16 @@ class VirtualBoard:
     """A `qemu://` board's VM, started and stopped by this process."""
 
     def __init__(
-        self, name: str, opts: QemuOptions, device_type: str = "", faults: list[str] | None = None
+        self,
+        name: str,
+        opts: QemuOptions,
+        device_type: str = "",
+        faults: list[str] | None = None,
+        wifi: WifiLab | None = None,
     ) -> None:
         self.name = name
         self.opts = opts
+        self.wifi = wifi
         self.device_type = device_type or opts.machine or "genericx86-64-ext"
         #: lab faults on from boot (the board's `faults:`, `--lab-fault`)
         self.faults = list(faults or [])
@@ -182,12 +192,15 @@ class VirtualBoard:
         return make_boot_image(path, config)
 
     def _fw_cfg(self) -> dict[str, Path]:
-        """The lab's modem for the guest (its SIM's PIN is a secret: a private file in
-        this VM's own directory, gone with the VM)."""
-        if not self.opts.modems:
-            return {}
-        path = self.control_dir / "modem.json"
-        return {FW_CFG_NAME: write_description(path, self.opts.modems[0], self.name)}
+        """The lab's modem and WiFi lab for the guest (the SIM's PIN and the networks'
+        secrets: private files in this VM's own directory, gone with the VM)."""
+        files: dict[str, Path] = {}
+        if self.opts.modems:
+            path = self.control_dir / "modem.json"
+            files[MODEM_FW_CFG] = write_description(path, self.opts.modems[0], self.name)
+        if self.wifi:
+            files[WIFI_FW_CFG] = self.wifi.write(self.control_dir / "wifi.tar")
+        return files
 
     def _drain(self, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stderr is not None
