@@ -13,7 +13,7 @@ APT_PACKAGES=(
   chromium iw iproute2 bash jq udev wireless-regdb
   curl tinyproxy redsocks
   qemu-system-x86 linux-image-amd64 dnsmasq-base e2fsprogs nftables chrony
-  ppp
+  ppp hostapd wpasupplicant
 )
 # node/npm may come from Debian or from a nodesource package that bundles npm
 command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)
