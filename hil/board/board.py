@@ -28,6 +28,7 @@ from hil.board.wifi_client import (
     RecordedWifiClient,
     RecordingWifiClient,
     SimWifiClient,
+    VrigWifiClient,
     WifiClient,
 )
 from hil.console import ShellSession, open_shell
@@ -212,6 +213,11 @@ class Board:
         hotspot = self.config.hotspot
         if self.config.is_sim:
             client = SimWifiClient(self.sim_endpoint)
+        elif hotspot and self.config.console.scheme == "qemu":  # the guest lab's station
+            from hil.board.vrig_faults import VrigLabSide
+
+            assert isinstance(self.lab, VrigLabSide)
+            client = VrigWifiClient(self.name, self.lab.ask)
         elif hotspot and hotspot.client_interface:
             client = HostWifiClient(hotspot.client_interface)
         if client is not None and self.recording_dir is not None:

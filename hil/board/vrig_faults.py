@@ -31,6 +31,9 @@ from hil.vrig.control import UNSUPPORTED, LabAnswer, VrigControl
 #: faults after which the board must ask the lab again: its cable is pulled for
 #: a moment (a lab bouncing the switch port), so NetworkManager gives up its lease
 CABLE_BOUNCE = {"dhcp-timeout"}
+#: how long switching a fault may take: a WiFi fault restarts access points (hostapd
+#: takes seconds to start under TCG; 27 s measured for wrong-psk at load 34)
+FAULT_TIMEOUT_S = 180.0
 #: how long the cable stays out: NetworkManager acts on a lost carrier 6 s later
 #: (measured on the guest: "activated -> unavailable (reason 'carrier-changed')")
 CABLE_OUT_S = 10.0
@@ -60,6 +63,10 @@ class VrigLabSide(_FaultContext):
             )
         return answer
 
+    def ask(self, *words: str, timeout: float = 60.0) -> str:
+        """A lab action (`actions.d/WORD`, e.g. `wifi-join`): its output."""
+        return self._lab(*words, timeout=timeout).output
+
     @functools.cached_property
     def _supported(self) -> frozenset[str]:
         return frozenset(self._lab("supported").output.split())
@@ -71,7 +78,7 @@ class VrigLabSide(_FaultContext):
         if not self.supports(fault):
             raise FaultUnsupported(f"{self.board}: this lab cannot produce fault {fault!r}")
         was_on = fault in self.active_faults()
-        self._lab("fault", fault, "on" if on else "off")
+        self._lab("fault", fault, "on" if on else "off", timeout=FAULT_TIMEOUT_S)
         if fault in CABLE_BOUNCE and was_on != on:
             self.bounce_cable()
 
