@@ -148,7 +148,9 @@ def test_qemu_gets_the_wifi_lab_as_a_firmware_configuration_file(tmp_path: Path)
     art = build()
     plain = qemu_command(art, qemu_options(board), 4321, tmp_path / "boot.img")
     assert "-fw_cfg" not in plain
-    cmd = qemu_command(art, qemu_options(board), 4321, tmp_path / "boot.img", tmp_path / "w.tar")
+    cmd = qemu_command(
+        art, qemu_options(board), 4321, tmp_path / "boot.img", wifi=tmp_path / "w.tar"
+    )
     assert cmd[cmd.index("-fw_cfg") + 1] == f"name={FW_CFG_NAME},file={tmp_path / 'w.tar'}"
     assert cmd[cmd.index("-nic") + 1] == "none"
 
