@@ -133,6 +133,17 @@ CI_DESELECT = (
 #: the network faults the lab inside the guest produces
 NET_FAULTS = ("dns-blocked", "port-443-blocked", "ntp-blocked", "connectivity-check-fails")
 NET_FAULTS += ("dhcp-timeout",)
+
+
+def ap_states(status: str) -> dict[str, str]:
+    """`hil-vrig-wifi status` → each lab network's SSID and its AP's state (up/down)."""
+    return {
+        words[2]: words[3]
+        for words in (line.split() for line in status.splitlines())
+        if len(words) >= 4 and words[0].startswith("ap")
+    }
+
+
 PROBE = "[connection]\nid=hil-probe\ntype=dummy\ninterface-name=hilprobe0\nautoconnect=false\n"
 
 
@@ -213,6 +224,41 @@ def test_guest_boots_and_runs_the_ci_suites_unchanged(
             assert blocked.returncode == 1 and "timed out" in blocked.stdout, blocked.stdout
         assert board.lab.active_faults() == []
         assert hil_exec(lookup).returncode == 0
+
+        # WiFi: the lab's access points (channel 13 stays down in the world domain) as
+        # the board's NetworkManager scans them; a WiFi fault through the lab line; the
+        # lab's station joins a hotspot the board brings up, gets a lease, reaches it
+        t0 = time.monotonic()
+        ssids = {w.ssid for w in lab.boards[0].wifi}
+        assert ap_states(hil_exec("hil-vrig-wifi status").stdout) == {
+            ssid: ("down" if ssid == "hil-gb13" else "up") for ssid in ssids
+        }
+        scan = hil_exec("nmcli -t -f SSID device wifi list ifname wlan0")
+        assert scan.returncode == 0, scan.stderr
+        seen = set(scan.stdout.split())
+        assert {"hil-lab", "hil-open", "hil-eap", "hil-eduroam"} <= seen, seen
+        assert "hil-gb13" not in seen and "hil-hidden" not in seen, seen
+        with board.lab.fault("preferred-ap-down"):
+            states = ap_states(hil_exec("hil-vrig-wifi status").stdout)
+            assert states["hil-prio-hi"] == "down" and states["hil-prio-lo"] == "up", states
+        assert ap_states(hil_exec("hil-vrig-wifi status").stdout)["hil-prio-hi"] == "up"
+        # (the lab config's SSID: NetworkManager picks a hotspot's channel from its SSID,
+        # and channels 12/13 cannot start an AP in the world domain — "hil-ci-hotspot"
+        # lands on 13 and fails as it would on a board with no country)
+        config = board.config.hotspot
+        assert config is not None
+        hotspot = hil_exec(
+            "nmcli --wait 120 device wifi hotspot ifname wlan0 con-name hil-ci-hotspot"
+            f" ssid {config.ssid} password {config.psk}"
+        )
+        assert hotspot.returncode == 0, hotspot.stdout + hotspot.stderr
+        client = board.wifi_client()
+        assert client is not None
+        joined = client.join(config.ssid, config.psk)
+        assert joined.associated and joined.reached_board, joined
+        assert str(joined.network) == "10.42.0.0/24", joined
+        assert hil_exec("nmcli connection delete hil-ci-hotspot").returncode == 0
+        print(f"vrig: WiFi lab, scan, fault and hotspot client in {time.monotonic() - t0:.1f}s")
 
         boot_id = hil_exec("cat /proc/sys/kernel/random/boot_id").stdout.strip()
         put = hil_exec(
