@@ -163,6 +163,9 @@ def test_guest_boots_and_runs_the_ci_suites_unchanged(
     into NetworkManager's directory and its `*.ignore` sibling not; last, a power
     cycle (QEMU's reset) with a fault on, which the lab keeps on."""
     monkeypatch.setenv("HIL_VRIG_DIR", str(tmp_path / "registry"))
+    # its own rig locks: the board's name is the lab config's, and another run of
+    # lab-config/vrig.yaml on this machine (another checkout) must not hold this one up
+    monkeypatch.setenv("HIL_LOCK_DIR", str(tmp_path / "locks"))
     env = dict(os.environ)
     log = (tmp_path / "serve.log").open("w+")
     started = time.monotonic()
