@@ -179,10 +179,11 @@ def test_guest_boots_and_runs_the_ci_suites_unchanged(
             time.sleep(0.5)
         print(f"vrig: build + boot to a shell in {time.monotonic() - started:.1f}s")
 
-        def hil_exec(*cmd: str) -> subprocess.CompletedProcess[str]:
+        def hil_exec(*cmd: str, seconds: int = 60) -> subprocess.CompletedProcess[str]:
             return subprocess.run(
-                [*HIL, "exec", "--lab", str(LAB), "--board", "vrig-a", "--", *cmd],
-                capture_output=True, text=True, env=env, timeout=240,
+                [*HIL, "exec", "--lab", str(LAB), "--board", "vrig-a", "--timeout", str(seconds),
+                 "--", *cmd],
+                capture_output=True, text=True, env=env, timeout=seconds + 180,
             )  # fmt: skip
 
         release = hil_exec("cat", "/etc/os-release")
@@ -252,7 +253,8 @@ def test_guest_boots_and_runs_the_ci_suites_unchanged(
         assert config is not None
         hotspot = hil_exec(
             "nmcli --wait 120 device wifi hotspot ifname wlan0 con-name hil-ci-hotspot"
-            f" ssid {config.ssid} password {config.psk}"
+            f" ssid {config.ssid} password {config.psk}",
+            seconds=200,  # (over a minute at load 40: hil exec's default 60 s cut it short)
         )
         assert hotspot.returncode == 0, hotspot.stdout + hotspot.stderr
         client = board.wifi_client()
