@@ -19,7 +19,7 @@ from hil.lab import load_lab
 from hil.lab.models import WifiConfig
 from hil.vrig.build import build
 from hil.vrig.options import qemu_options
-from hil.vrig.vm import qemu_command
+from hil.vrig.vm import VirtualBoard, qemu_command
 from hil.vrig.wifi import FW_CFG_NAME, AccessPoint, WifiLab
 
 REPO = Path(__file__).resolve().parents[1]
@@ -145,14 +145,16 @@ def test_the_tar_unpacks_with_busybox_and_keeps_secrets_private(tmp_path: Path) 
 
 def test_qemu_gets_the_wifi_lab_as_a_firmware_configuration_file(tmp_path: Path) -> None:
     board = load_lab(LAB).boards[0]
-    art = build()
-    plain = qemu_command(art, qemu_options(board), 4321, tmp_path / "boot.img")
-    assert "-fw_cfg" not in plain
-    cmd = qemu_command(
-        art, qemu_options(board), 4321, tmp_path / "boot.img", wifi=tmp_path / "w.tar"
-    )
-    assert cmd[cmd.index("-fw_cfg") + 1] == f"name={FW_CFG_NAME},file={tmp_path / 'w.tar'}"
+    wifi = WifiLab.of(board, LAB)
+    assert wifi is not None
+    vm = VirtualBoard(board.name, qemu_options(board), board.device_type, wifi=wifi)
+    files = vm._fw_cfg()
+    assert files[FW_CFG_NAME] == vm.control_dir / "wifi.tar" and files[FW_CFG_NAME].is_file()
+    cmd = qemu_command(build(), qemu_options(board), 4321, tmp_path / "boot.img", fw_cfg=files)
+    assert f"name={FW_CFG_NAME},file={vm.control_dir / 'wifi.tar'}" in cmd
     assert cmd[cmd.index("-nic") + 1] == "none"
+    no_wifi = VirtualBoard(board.name, qemu_options(board), board.device_type)
+    assert FW_CFG_NAME not in no_wifi._fw_cfg()
 
 
 def test_a_board_without_wifi_has_no_wifi_lab() -> None:
