@@ -38,8 +38,10 @@ def run_suites(
     files: list[Path] | None = None,
     timeout: float = 900,
     extra: list[str] | None = None,
+    transcripts: Path | None = None,
 ) -> dict[str, Outcome]:
-    """Run the suites in a fresh pytest process with `faults` on; outcome per test id."""
+    """Run the suites in a fresh pytest process with `faults` on; outcome per test id.
+    The transcripts go to `transcripts` when given (else they go with the run)."""
     files = files if files is not None else suite_files()
     with tempfile.TemporaryDirectory(prefix="hil-matrix-") as tmp:
         out = Path(tmp) / "outcomes.json"
@@ -52,7 +54,7 @@ def run_suites(
             "no:cacheprovider",
             f"--lab={lab}",
             f"--outcomes={out}",
-            f"--transcripts={tmp}/transcripts",
+            f"--transcripts={transcripts or Path(tmp) / 'transcripts'}",
             *[f"--lab-fault={f}" for f in faults],
             *(extra or []),
             *map(str, files),

@@ -67,6 +67,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "faults(*names): lab faults that must turn this test red (see `hil sim faults`)"
     )
+    config.addinivalue_line(
+        "markers",
+        "boot_case: the test applies a case through the boot partition and reboots first "
+        "(the previous case's undo reboot is folded into that reboot)",
+    )
     _redact_terminal(config)
 
 
@@ -165,7 +170,30 @@ def board(request: pytest.FixtureRequest) -> Board:
             raise pytest.UsageError(f"--lab-fault: unknown fault {name!r}")
         if b.lab.supports(name):
             b.lab.set_fault(name, True)
+    request.addfinalizer(lambda: _pay_owed_reboot(request.config, b))
     return b
+
+
+def _pay_owed_reboot(config: pytest.Config, board: Board) -> None:
+    """The run leaves every board as it found it: a reboot still owed (the last
+    boot-partition case's undo) is done before the run ends."""
+    if not board.reboot_owed:
+        return
+    board.folds_reboot = False
+    path = Path(config.getoption("--transcripts")) / board.name / "owed-reboot.log"
+    board.open_shell(transcript=path).close()
+
+
+@pytest.fixture(autouse=True)
+def _hil_boot_case(request: pytest.FixtureRequest) -> None:
+    """A `boot_case` test reboots first itself: a reboot the board is owed waits for it
+    (one reboot instead of two); any other test gets the owed reboot when it opens a
+    shell (`Board.open_shell`)."""
+    if "board" not in request.fixturenames:
+        return
+    board = request.getfixturevalue("board")
+    if isinstance(board, Board):
+        board.folds_reboot = request.node.get_closest_marker("boot_case") is not None
 
 
 def _record_active_faults(request: pytest.FixtureRequest) -> None:

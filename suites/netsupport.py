@@ -6,8 +6,11 @@ files in the boot partition's `system-connections/`, `country` in its
 `config.json`, then a reboot (balenaOS copies the boot partition's connections
 into NetworkManager's directory at boot). Afterwards the files are removed —
 from the boot partition and from the overlay, where the boot-time copy left
-them — config.json is restored, and the board is rebooted into a clean state,
-so that no case leaks into the next test.
+them — config.json is restored, and the board is owed a reboot into a clean
+state, so that no case leaks into the next test. Cases are batched: the owed
+reboot is folded into the next case's apply reboot (tests marked `boot_case`),
+so N cases in a row cost N+1 reboots, not 2N; any other test gets the owed
+reboot when it opens its shell, and the run's end pays what is still owed.
 """
 
 from __future__ import annotations
@@ -84,6 +87,12 @@ class BootCase:
         self.secrets += [s for s in secrets if s]
         return self
 
+    def describe(self) -> str:
+        """What the case changes, for a transcript (names only, never contents)."""
+        parts = [f"system-connections/{n}" for n in self.connections]
+        parts += list(self.files) + [f"config.json {k}" for k in self.config]
+        return ", ".join(parts) or "nothing"
+
     def boot_files(self) -> list[BootFile]:
         files = [
             BootFile(
@@ -115,7 +124,7 @@ def applied(board: Board, shell: ShellSession, case: BootCase) -> Iterator[None]
     console_failed = False
     try:
         BootFileWriter(shell, timeout=10).write(case.boot_files())
-        reboot(board, shell)
+        reboot(board, shell)  # also pays the previous case's owed undo reboot
         wait_startup(shell)
         yield
     except HarnessError:
@@ -125,12 +134,14 @@ def applied(board: Board, shell: ShellSession, case: BootCase) -> Iterator[None]
         if console_failed:
             with contextlib.suppress(HarnessError):
                 shell.connect(board.config.console.login_timeout)
-        _undo(board, shell, case)
+        _undo(board, shell, case, reboot_now=console_failed)
 
 
-def _undo(board: Board, shell: ShellSession, case: BootCase) -> None:
+def _undo(board: Board, shell: ShellSession, case: BootCase, reboot_now: bool) -> None:
     """Put the board back as it was, even if it rebooted or the line hiccuped meanwhile:
-    each step is idempotent and retried on a fresh login."""
+    each step is idempotent and retried on a fresh login. The files go at once; the
+    reboot into the clean state is owed (`Board.owe_reboot`) unless `reboot_now`
+    (after a console failure: proven at once that the board is back)."""
     paths = [f"{BOOT_CONNECTIONS}/{n}" for n in case.connections]
     paths += [f"{OVERLAY_CONNECTIONS}/{n}" for n in case.connections]
     paths += [f"{BOOT}/{p}" for p in case.files]
@@ -140,7 +151,10 @@ def _undo(board: Board, shell: ShellSession, case: BootCase) -> None:
     if case.config:
         restore = f"[ ! -f {CONFIG_BACKUP} ] || mv -f {CONFIG_BACKUP} {CONFIG_JSON}; sync"
         _retrying(board, shell, lambda: shell.run(restore, timeout=10))
-    _retrying(board, shell, lambda: reboot(board, shell))
+    if reboot_now:
+        _retrying(board, shell, lambda: reboot(board, shell))
+    else:
+        board.owe_reboot(f"undo of {case.describe()} (boot partition)")
 
 
 def _retrying(board: Board, shell: ShellSession, step, attempts: int = 3) -> None:

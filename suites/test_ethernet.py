@@ -47,6 +47,7 @@ def test_default_wired_connection_comes_up(shell: ShellSession) -> None:
 
 @pytest.mark.needs("ethernet")
 @pytest.mark.faults("static-ip-conflict", "resolvconf-not-updated", "reboot-ignored")
+@pytest.mark.boot_case
 def test_static_ip_on_ethernet(board: Board, shell: ShellSession) -> None:
     """The doc's static ethernet file: address, gateway, routes and DNS exactly as it says."""
     address, gateway, dns = static_ip(board.config.ethernet_static, "192.168.1.111/24")

@@ -24,6 +24,9 @@ from hil.board import Board
 from hil.console import ShellSession
 from hil.netconfig.builders import hotspot
 
+#: every test applies a case through the boot partition (its undo reboot is batched)
+pytestmark = pytest.mark.boot_case
+
 LEASES = "/var/lib/NetworkManager/dnsmasq-{dev}.leases"
 
 

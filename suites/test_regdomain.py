@@ -21,6 +21,9 @@ from hil.console import ShellSession
 from hil.netconfig.builders import wifi
 from hil.probes.iw import frequency, global_domain, parse_channels
 
+#: every test applies a case through the boot partition (its undo reboot is batched)
+pytestmark = pytest.mark.boot_case
+
 
 def reg_country(shell: ShellSession) -> str:
     r = read(shell, "iw reg get", timeout=10)

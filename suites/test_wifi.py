@@ -35,6 +35,9 @@ from hil.probes.ip import default_route
 from hil.probes.iw import frequency
 from hil.probes.nmcli import WifiNetwork, parse_wifi_list
 
+#: every test applies a case through the boot partition (its undo reboot is batched)
+pytestmark = pytest.mark.boot_case
+
 CA_DIR = "hil-certs"  # under the boot partition: /mnt/boot/hil-certs/
 
 

@@ -41,6 +41,12 @@ class Board:
 
     #: where this run records the board (transcripts, board.yaml, lab-side answers)
     recording_dir: Path | None = None
+    #: a reboot the board is owed and why (`owe_reboot`): paid by the next reboot or
+    #: power cycle, else by the next shell opened (`open_shell`) unless `folds_reboot`
+    reboot_owed: str | None = None
+    #: the running test reboots the board itself first (its boot-partition case's
+    #: apply reboot, marker `boot_case`): what is owed is folded into that reboot
+    folds_reboot: bool = False
 
     def __init__(self, lab: LabConfig, config: BoardConfig) -> None:
         self.lab_config = lab
@@ -147,7 +153,21 @@ class Board:
             from hil.console.replay import guard
 
             guard(session)
+        if self.reboot_owed and not self.folds_reboot:
+            self.pay_reboot(session)
         return session
+
+    def owe_reboot(self, why: str) -> None:
+        """Leave a reboot for later: the next reboot pays it (a boot-partition case's
+        apply reboot also undoes the previous case), else the next shell opened for a
+        test that does not reboot first (`open_shell`), else the run's end."""
+        self.reboot_owed = why
+
+    def pay_reboot(self, shell: ShellSession) -> None:
+        """The owed reboot, now (its reason in the transcript)."""
+        if self.reboot_owed:
+            shell.transcript.note(f"reboot owed by an earlier test: {self.reboot_owed}")
+            self.reboot(shell)
 
     @functools.cached_property
     def power(self):
@@ -175,6 +195,7 @@ class Board:
         """Cycle the power; with `wait`, until the console answers at a shell again
         (USB-serial adapters vanish while the board is off: the port is waited for)."""
         self.power.cycle()
+        self.reboot_owed = None  # a power cycle is a reboot
         if wait:
             self.open_shell(timeout=timeout).close()
 
@@ -187,7 +208,9 @@ class Board:
 
         # a simulated board is down and up again before its `reboot` returns
         later = not self.config.is_sim
-        return reboot(shell, self.name, timeout or self.config.console.login_timeout, later)
+        boot = reboot(shell, self.name, timeout or self.config.console.login_timeout, later)
+        self.reboot_owed = None
+        return boot
 
     def usb(self, shell: ShellSession) -> BoardUsb:
         """The board's USB devices over `shell`: modems by `usb_path`, modes, `wait_for`."""

@@ -47,10 +47,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         "test. A difference is a documented limit of the virtual rig or unexplained; "
         "exit 1 if any is unexplained.",
     )
-    agree.add_argument("--sim-lab", default="lab-config/vrig-sim.yaml", metavar="PATH")
-    agree.add_argument("--lab", default="lab-config/vrig.yaml", metavar="PATH")
-    agree.add_argument("--suite", action="append", default=[], metavar="NAME")
-    agree.add_argument("--out", default="out/vrig/agreement", metavar="DIR")
+    agree.add_argument(
+        "--sim-lab", default="lab-config/vrig-sim.yaml", metavar="PATH",
+        help="the sim lab with the virtual rig's configuration (default: %(default)s)",
+    )  # fmt: skip
+    agree.add_argument(
+        "--lab", default="lab-config/vrig.yaml", metavar="PATH",
+        help="the virtual rig's lab (default: %(default)s)",
+    )  # fmt: skip
+    agree.add_argument(
+        "--suite", action="append", default=[], metavar="NAME",
+        help="a suite to compare, e.g. wifi (repeatable; default: every suite)",
+    )  # fmt: skip
+    agree.add_argument(
+        "--out", default="out/vrig/agreement", metavar="DIR",
+        help="where both runs' results and agreement.md go (default: %(default)s)",
+    )  # fmt: skip
     agree.set_defaults(func=agree_cmd)
     faults = s.add_parser(
         "faults",
@@ -60,7 +72,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "from boot (each run boots its own guest: minutes). Writes a Markdown table; exit 1 "
         "if a declaring test that passes without its fault is not red with it.",
     )
-    faults.add_argument("--lab", default="lab-config/vrig.yaml", metavar="PATH")
+    faults.add_argument(
+        "--lab", default="lab-config/vrig.yaml", metavar="PATH",
+        help="the virtual rig's lab (default: %(default)s)",
+    )  # fmt: skip
     faults.add_argument(
         "--suite", action="append", default=[], metavar="NAME",
         help="suites whose declaring tests run (default: ethernet, requirements, connectivity)",
@@ -69,7 +84,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--fault", action="append", default=[], metavar="NAME",
         help="faults to check (default: every fault of guest/faults.d/)",
     )  # fmt: skip
-    faults.add_argument("--out", default="out/vrig/faults", metavar="DIR")
+    faults.add_argument(
+        "--out", default="out/vrig/faults", metavar="DIR",
+        help="where the runs and faults.md go (default: %(default)s)",
+    )  # fmt: skip
     faults.set_defaults(func=faults_cmd)
 
 
