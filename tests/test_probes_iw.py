@@ -55,12 +55,28 @@ def test_reg_get_without_a_country_is_an_error() -> None:
 
 
 def test_iw_list_channels() -> None:
-    chans = parse_channels(fixture("iw/list-frequencies.txt"))
+    text = fixture("iw/list-frequencies.txt")
+    chans = parse_channels(text)
     assert chans[11].usable and chans[11].max_dbm == 20.0
     assert chans[12].disabled and chans[13].disabled and chans[14].disabled
-    assert chans[36].no_ir and not chans[36].radar
-    assert chans[52].no_ir and chans[52].radar and chans[52].max_dbm == 23.0
-    assert chans[40].mhz == frequency(40) == 5200.0
+    five = parse_channels(text, band="5")
+    assert five[36].no_ir and not five[36].radar
+    assert five[52].no_ir and five[52].radar and five[52].max_dbm == 23.0
+    assert five[40].mhz == frequency(40) == 5200.0
+    assert 36 not in chans and 11 not in five
+
+
+def test_iw_list_channel_numbers_repeat_across_bands() -> None:
+    """A 6.1 kernel's mac80211_hwsim in the US domain lists 2.4, 5, 6 and 60 GHz and
+    S1G: 2.4 GHz channels 12/13 are disabled while 6 GHz's channel 13 (6015 MHz) is
+    not; the regulatory-domain suite asks about 2.4 GHz's."""
+    text = fixture("iw/list-frequencies-hwsim-us.txt")
+    chans = parse_channels(text)
+    assert chans[12].disabled and chans[13].disabled and chans[13].mhz == 2472.0
+    assert sorted(chans) == list(range(1, 15))
+    six = parse_channels(text, band="6")
+    assert six[13].mhz == 6015.0 and six[13].usable and six[13].no_ir
+    assert parse_channels(text, band="5")[36].mhz == 5180.0
 
 
 def test_iw_dev_ap_and_station() -> None:

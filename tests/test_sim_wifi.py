@@ -113,6 +113,18 @@ def test_world_domain_makes_12_13_passive() -> None:
     assert chans[13].usable and chans[13].no_ir and not chans[11].no_ir
 
 
+def test_iw_list_has_6ghz_whose_channel_numbers_repeat_2_4ghz_ones() -> None:
+    """As a 6.1 kernel's radio lists it (fixtures/iw/list-frequencies-hwsim-us.txt):
+    with US, 2.4 GHz's channel 13 is disabled and 6 GHz's channel 13 is not."""
+    b = SimBoard("pi3-b")
+    b.country("US")
+    b.boot()
+    out = b.run("iw list")[0]
+    assert "\t\t\t* 6015 MHz [13] " in out, out
+    assert parse_channels(out)[13].disabled
+    assert parse_channels(out, band="6")[13].usable
+
+
 def test_regdomain_unset_fault_keeps_the_world_domain() -> None:
     b = SimBoard("pi3-b", faults=("regdomain-unset",))
     b.country("GB")

@@ -114,12 +114,24 @@ class Channel:
         return not self.disabled
 
 
-def parse_channels(text: str) -> dict[int, Channel]:
-    """The `Frequencies:` lines of `iw list` / `iw phy` → channels by number."""
+#: the bands of `iw list` by their frequency range in MHz (channel numbers repeat
+#: across them: 6 GHz has a channel 13, and so has the 5 GHz band's 4.9 GHz part)
+BANDS: dict[str, tuple[float, float]] = {
+    "2.4": (2400.0, 2500.0),
+    "5": (4900.0, 5925.0),
+    "6": (5925.0, 7125.0),
+    "60": (57000.0, 71000.0),
+}
+
+
+def parse_channels(text: str, band: str = "2.4") -> dict[int, Channel]:
+    """The `Frequencies:` lines of `iw list` / `iw phy` → the channels of one band
+    (`BANDS`: "2.4", "5", "6", "60") by number."""
+    low, high = BANDS[band]
     channels = {}
     for line in text.splitlines():
         m = _FREQ.match(line)
-        if not m:
+        if not m or not low <= float(m["mhz"]) < high:
             continue
         rest = m["rest"]
         power = re.search(r"\((\d+(?:\.\d+)?) dBm\)", rest)

@@ -88,8 +88,9 @@ class Regulatory:
             return db[self.requested]
         return db[WORLD]
 
-    def channel(self, channel: int) -> ChannelState:
-        mhz = frequency(channel)
+    def channel(self, channel: int, mhz: int | None = None) -> ChannelState:
+        """A channel's state; `mhz` for a band whose numbers repeat another's (6 GHz)."""
+        mhz = mhz or frequency(channel)
         rule = self.domain.rule_for(mhz)
         if rule is None:
             return ChannelState(channel, mhz, disabled=True)
@@ -127,6 +128,10 @@ def same_fingerprint(a: str | None, b: str) -> bool:
 # -- iw output ----------------------------------------------------------------
 
 
+#: the 6 GHz band's 20 MHz channels
+CHANNELS_6G = tuple(range(1, 234, 4))
+
+
 def render_iw_list(reg: Regulatory) -> str:
     """`iw list` (the parts the suites read), channels from the domain in force."""
     out = [
@@ -136,10 +141,17 @@ def render_iw_list(reg: Regulatory) -> str:
         "\tSupported interface modes:",
         *(f"\t\t * {m}" for m in ("IBSS", "managed", "AP", "P2P-client", "P2P-GO", "P2P-device")),
     ]
-    for band, channels in (("Band 1:", CHANNELS_2G), ("Band 2:", CHANNELS_5G)):
+    bands = (
+        ("Band 1:", [(ch, frequency(ch)) for ch in CHANNELS_2G]),
+        ("Band 2:", [(ch, frequency(ch)) for ch in CHANNELS_5G]),
+        # 6 GHz as a 6.1 kernel's mac80211_hwsim lists it: its channel numbers repeat
+        # 2.4 GHz's (fixtures/iw/list-frequencies-hwsim-us.txt)
+        ("Band 4:", [(ch, 5950 + 5 * ch) for ch in CHANNELS_6G]),
+    )
+    for band, channels in bands:
         out += [f"\t{band}", "\t\tFrequencies:"]
-        for ch in channels:
-            st = reg.channel(ch)
+        for ch, mhz in channels:
+            st = reg.channel(ch, mhz)
             line = f"\t\t\t* {st.mhz} MHz [{ch}]"
             if st.disabled:
                 out.append(line + " (disabled)")
