@@ -95,8 +95,7 @@ def cellular_only(request: pytest.FixtureRequest, board: Board, cell: Cellular) 
     """Ethernet and WiFi out of the way for the test, so data really goes over cellular.
     Afterwards: the connection removed, the board's other links back, and a modem
     that fell off the bus brought back as a lab does it, by cycling the power."""
-    for dev in ("eth0", "wlan0"):
-        cell.run(f"{NMCLI} device disconnect {dev}")
+    other_links_down(cell)
     try:
         yield
     finally:
@@ -105,6 +104,15 @@ def cellular_only(request: pytest.FixtureRequest, board: Board, cell: Cellular) 
             cell.run(f"{NMCLI} device connect {dev}")
         if cell.at_port() is None:
             power_cycle(request, board, cell)
+
+
+def other_links_down(cell: Cellular) -> None:
+    """Ethernet and WiFi disconnected, once NetworkManager's startup is complete (after
+    a power cycle, a link it has not activated yet would come up after the disconnect
+    and take the default route: seen on the virtual rig)."""
+    cell.run("nm-online -s -q -t 90", timeout=105)
+    for dev in ("eth0", "wlan0"):
+        cell.run(f"{NMCLI} device disconnect {dev}")
 
 
 def check_data_path(cell: Cellular, modem: Modem) -> Modem:
@@ -300,8 +308,7 @@ def test_gsm_connection_from_boot_partition(
     keyfile = BootFile(f"system-connections/{FILENAME}", text.encode(), 0o600, secrets=secrets)
     write_boot_files(cell.shell, [keyfile])
     power_cycle(request, board, cell)
-    for dev in ("eth0", "wlan0"):
-        cell.run(f"{NMCLI} device disconnect {dev}")
+    other_links_down(cell)
     m = cell.find()
     active = cell.run(f"{NMCLI} -t -f NAME,TYPE connection show --active").output
     if f"{CONNECTION}:gsm" not in active:

@@ -9,6 +9,7 @@ deletes)."""
 from __future__ import annotations
 
 import shlex
+import time
 import uuid
 
 import pytest
@@ -21,6 +22,8 @@ from hil.probes.nmcli import parse_terse
 OVERLAY = "/etc/NetworkManager/system-connections"
 NM = "org.freedesktop.NetworkManager"
 NMCLI = "nmcli --colors no -t"
+#: seconds NetworkManager gets to start activating a connection it was just given
+AUTOCONNECT_GRACE = 10.0
 
 
 def busctl_add_wifi(ssid: str, psk: str, con_id: str) -> str:
@@ -46,6 +49,22 @@ def active(shell: ShellSession) -> dict[str, str]:
     return {row["NAME"]: row["STATE"] for row in parse_terse(out, ["NAME", "STATE"])}
 
 
+def wait_active(shell: ShellSession, con_id: str, seconds: float = 60) -> dict[str, str]:
+    """Active connections once `con_id` is activated (a WiFi activation takes seconds
+    on a real radio: associate, 4-way handshake, DHCP), or once it is plainly not
+    going to be: neither activated nor activating (after a grace for autoconnect to
+    pick it up), or `seconds` spent."""
+    started = time.monotonic()
+    now = active(shell)
+    while now.get(con_id) != "activated":
+        spent = time.monotonic() - started
+        if spent > seconds or (now.get(con_id) != "activating" and spent > AUTOCONNECT_GRACE):
+            break
+        time.sleep(1)
+        now = active(shell)
+    return now
+
+
 def files_with(shell: ShellSession, directory: str, needle: str) -> list[str]:
     r = shell.run(f"grep -l -F {shlex.quote(needle)} {directory}/* 2>/dev/null", timeout=20)
     return [line for line in r.output.splitlines() if line.strip()]
@@ -65,22 +84,22 @@ def test_dbus_connection_persists(board: Board, shell: ShellSession) -> None:
     wait_network(shell)
     try:
         sh(shell, busctl_add_wifi(wifi.ssid, wifi.psk or "", con_id))
-        wait_network(shell)
-        assert active(shell).get(con_id) == "activated", f"{con_id} is not active: {active(shell)}"
+        now = wait_active(shell, con_id)
+        assert now.get(con_id) == "activated", f"{con_id} is not active: {now}"
         assert files_with(shell, OVERLAY, f"id={con_id}"), f"{con_id} is not in {OVERLAY}"
         in_boot = files_with(shell, f"{BOOT}/system-connections", f"id={con_id}")
         assert not in_boot, f"{con_id} was written back to the boot partition: {in_boot}"
 
         sh(shell, "systemctl restart NetworkManager")
         wait_network(shell)
-        assert active(shell).get(con_id) == "activated", (
-            f"{con_id} is not active after a NetworkManager restart: {active(shell)}"
+        now = wait_active(shell, con_id)
+        assert now.get(con_id) == "activated", (
+            f"{con_id} is not active after a NetworkManager restart: {now}"
         )
         reboot(board, shell)
         assert files_with(shell, OVERLAY, f"id={con_id}"), f"{con_id} is gone after a reboot"
-        assert active(shell).get(con_id) == "activated", (
-            f"{con_id} is not active after a reboot: {active(shell)}"
-        )
+        now = wait_active(shell, con_id)
+        assert now.get(con_id) == "activated", f"{con_id} is not active after a reboot: {now}"
     finally:
         shell.run(f"nmcli connection delete {shlex.quote(con_id)}", timeout=30)
 
