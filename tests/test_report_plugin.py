@@ -226,3 +226,41 @@ def test_command_listeners_hear_every_recorded_command(tmp_path: Path) -> None:
         "command listener failed: RuntimeError: a reporting bug"
         in (tmp_path / "console.log").read_text()
     )
+
+
+POWER_CYCLING_SUITE = """
+import pytest
+
+from hil.console import BoardRebooted
+
+@pytest.mark.needs("modem")
+def test_power_cycles_on_a_console_of_its_own(board, shell):
+    board.power_cycle(wait=False)
+    with pytest.raises(BoardRebooted):
+        shell.run("true")
+    shell.close()  # as the cellular suite's power cycle: its first shell closed
+    with board.open_shell() as again:
+        assert again.run("echo back").exit_code == 0
+
+@pytest.mark.needs("modem")
+def test_runs_next(board, shell):
+    assert shell.run("echo next").exit_code == 0
+"""
+
+
+def test_a_test_that_closed_its_shell_is_labelled_and_torn_down(tmp_path: Path) -> None:
+    """The modem labels are read at teardown over the test's shell: one the test closed
+    is not used (the lab config's VID:PID instead), and the teardown happens — it was
+    skipped once, and pytest failed the next test with "previous item was not torn
+    down properly"."""
+    suites = write_suites(tmp_path / "suites", cellular=POWER_CYCLING_SUITE)
+    r = run_pytest(suites, tmp_path, "--board=pi3-b")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "torn down" not in r.stdout
+    rs = _results(tmp_path)
+    assert {n: x["status"] for n, x in rs.items()} == {
+        "test_power_cycles_on_a_console_of_its_own[pi3-b]": "passed",
+        "test_runs_next[pi3-b]": "passed",
+    }
+    cycled = labels(rs["test_power_cycles_on_a_console_of_its_own[pi3-b]"])
+    assert cycled["vid_pid"] == ["2c7c:0125"]  # pi3-b's EC25, from the lab config

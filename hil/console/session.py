@@ -119,6 +119,7 @@ class ShellSession:
         self.caps: Capabilities | None = None
         self.states: list[str] = []  # what the last connect met: login, password, prompt...
         self._ready = False  # at a prompt, set up, no command pending
+        self._closed = False
         self._seq = 0
         self._mark = 0  # stream offset up to which the line has been examined
         self._stray = b""  # what the line carried before the last frame (shell complaints)
@@ -203,6 +204,8 @@ class ShellSession:
         output that failed its check.
         """
         framing.check_lines(command, self.caps)
+        if self.closed:
+            raise ConsoleLost(f"{self.name}: a command on a shell that was already closed")
         if not self._ready:
             self.connect()
         self._seq += 1
@@ -573,8 +576,14 @@ class ShellSession:
             fields["error"] = error
         self.transcript.record(**fields)
 
+    @property
+    def closed(self) -> bool:
+        """`close()` was called: the port is given back, no command can run."""
+        return self._closed
+
     def close(self) -> None:
         """Give the line back as found (echo on), then release the port."""
+        self._closed = True
         if self._ready and self.stream.lost is None:
             with contextlib.suppress(ConsoleLost):
                 self._type("stty echo onlcr 2>/dev/null\n")

@@ -267,8 +267,10 @@ class AllureLabels:
         if not modems:
             return
         shell = getattr(item, "funcargs", {}).get("shell")
-        if getattr(item, "hil_console_failed", False):
-            shell = None  # a console that just failed would only time out again
+        if getattr(item, "hil_console_failed", False) or getattr(shell, "closed", False):
+            # a console that just failed would only time out again; a test that power
+            # cycled the board closed its first shell (and opened another)
+            shell = None
         values: list[tuple[str, str]] = []
         for modem in modems:
             # one context per modem: a generator's context manager is single-use
@@ -278,7 +280,11 @@ class AllureLabels:
                     vid_pid = self.config.hook.pytest_hil_modem_vid_pid(
                         board=board, modem=modem, shell=shell
                     )
-            except HilError:
+            except Exception as e:  # a label must never break the teardown
+                # (an exception here would skip the test's teardown: pytest then fails
+                # the next test with "previous item was not torn down properly")
+                if not isinstance(e, HilError):
+                    item.warn(pytest.PytestWarning(f"{modem.name}: no VID:PID label: {e!r}"))
                 vid_pid = None
             values += [(L.MODEM, modem.model), (L.VID_PID, vid_pid or L.UNKNOWN)]
         result = self.reporter.get_test(None) if self.reporter else None
