@@ -123,13 +123,18 @@ def test_bad_qemu_option_is_one_line_naming_board_and_key() -> None:
 
 
 #: the suites CI runs on the virtual rig (one boot), and what it leaves out: of the
-#: cellular suite, the tests that reboot the board or re-enumerate the modem (their
-#: minutes under TCG are `make test-vrig`'s)
-CI_SUITES = ("ethernet", "requirements", "connectivity", "proxy", "cellular")
+#: cellular suite, the tests that reboot the board or re-enumerate the modem, and of
+#: the WiFi suite all but WPA-PSK (their minutes under TCG are `make test-vrig`'s).
+#: Ethernet's static IP and WiFi's WPA-PSK are boot-partition cases in a row: their
+#: reboots are batched (3, not 4: the second case's apply reboot undoes the first)
+CI_SUITES = ("ethernet", "wifi", "requirements", "connectivity", "proxy", "cellular")
 CI_DESELECT = (
     "not from_boot_partition and not reenumerates_and_reconnects and not power_holds"
-    " and not missing_sim"
+    " and not missing_sim and (test_wpa_psk_connects or not test_wifi.py)"
 )
+#: the `reboot`s the harness types in CI's suites: one per boot-partition case, plus
+#: the last case's undo (paid by the next test that applies nothing)
+CI_REBOOTS = 3
 #: the network faults the lab inside the guest produces
 NET_FAULTS = ("dns-blocked", "port-443-blocked", "ntp-blocked", "connectivity-check-fails")
 NET_FAULTS += ("dhcp-timeout",)
@@ -153,8 +158,9 @@ def test_guest_boots_and_runs_the_ci_suites_unchanged(
 ) -> None:
     """One boot (CI's virtual-rig run): the guest's identity and daemons; the lab
     side over the lab line (a fault switched at the lab router inside the guest,
-    one the lab cannot produce); then the CI suites unchanged (ethernet with two
-    reboots through the boot partition, requirements — clock tests included — and
+    one the lab cannot produce); then the CI suites unchanged (ethernet's static IP
+    and WiFi's WPA-PSK through the boot partition, their reboots batched: 3, not 4;
+    requirements — clock tests included — and
     connectivity with config.json changes applied live and the connectivity-check
     fault, proxy with redsocks and the lab's tinyproxy, cellular on the USB gadget
     modem with data over PPP), every
@@ -274,16 +280,22 @@ def test_guest_boots_and_runs_the_ci_suites_unchanged(
 
         t0 = time.monotonic()
         outcomes = tmp_path / "outcomes.json"
+        transcripts = tmp_path / "transcripts"
         suites = [f"--suite={name}" for name in CI_SUITES]
         run = subprocess.run(
             [*HIL, "run", "--lab", str(LAB), *suites, "--workers", "1",
              "--results", str(tmp_path / "results"), "--report", str(tmp_path / "report"),
-             "--", "-k", CI_DESELECT, f"--outcomes={outcomes}"],
+             "--", "-k", CI_DESELECT, f"--outcomes={outcomes}", f"--transcripts={transcripts}"],
             capture_output=True, text=True, env=env, timeout=1800, cwd=REPO,
         )  # fmt: skip
         verdicts = json.loads(outcomes.read_text()) if outcomes.exists() else {}
+        reboots = sum(
+            line.count("> { __hil_s=; reboot")
+            for log in (transcripts / "vrig-a").glob("*.log")
+            for line in log.read_text(errors="replace").splitlines()
+        )
         print(f"vrig: {len(verdicts)} suite tests ({', '.join(CI_SUITES)}) in "
-              f"{time.monotonic() - t0:.1f}s")  # fmt: skip
+              f"{time.monotonic() - t0:.1f}s, {reboots} reboots")  # fmt: skip
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
         by_outcome: dict[str, list[str]] = {}
         for nodeid, verdict in verdicts.items():
@@ -293,6 +305,10 @@ def test_guest_boots_and_runs_the_ci_suites_unchanged(
         assert set(by_outcome) <= {"passed", "skipped"}, by_outcome
         assert len(by_outcome["passed"]) >= 8, by_outcome
         assert "test_static_ip_on_ethernet[vrig-a]" in by_outcome["passed"]
+        # WPA-PSK against hostapd on hwsim, the real wpa_supplicant and NetworkManager;
+        # its apply reboot also undid ethernet's static IP (batched)
+        assert "test_wpa_psk_connects[lab-wpa2-vrig-a]" in by_outcome["passed"]
+        assert reboots == CI_REBOOTS, f"{reboots} reboots, batched they are {CI_REBOOTS}"
         assert "test_dns_servers_from_config_json[vrig-a]" in by_outcome["passed"]
         # chrony in the guest, the lab's chronyd, timedated through dbus
         assert "test_clock_syncs_with_default_pools[vrig-a]" in by_outcome["passed"]
