@@ -12,9 +12,10 @@ setup:
 run: setup
 	$(VENV)/bin/hil run --lab $(LAB)
 
+# 4 workers on 2 cores: most tests wait on a console, a sim clock or a VM, not the CPU
 test: setup
 	$(VENV)/bin/ruff check hil tests suites bench
-	$(PY) -m pytest -n 2 tests $(PYTEST_ARGS)
+	$(PY) -m pytest -n 4 tests $(PYTEST_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check hil tests suites bench
