@@ -143,4 +143,8 @@ def test_boot_partition_changes_apply_after_reboot_and_copies_stay(
     finally:
         remove_boot_file(shell, name)
         shell.run(f"nmcli connection delete {shlex.quote(con_id)}", timeout=30)
+        # eth0 is left with no connection: NetworkManager makes its default wired
+        # connection again at its next start (the next test must find the board as
+        # it boots, whatever suite runs next)
+        board.owe_reboot(f"{con_id} deleted: eth0's default wired connection comes back at boot")
         shell.run("nmcli connection up 'Wired connection 1'", timeout=60)

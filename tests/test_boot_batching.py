@@ -75,3 +75,15 @@ def test_a_failing_case_is_undone_at_once_when_its_console_failed(tmp_path: Path
     )
     assert [o.outcome for o in outcomes.values()] != ["passed"], outcomes
     assert not (transcripts / "pi4-a" / "owed-reboot.log").exists()
+
+
+def test_a_test_that_leaves_eth0_without_a_connection_owes_a_reboot(tmp_path: Path) -> None:
+    """The runtime suite's boot-partition test deletes the connection it brought and
+    leaves eth0 with none: it owes a reboot, so that the ethernet suite's default wired
+    connection test passes after it (it failed when the runtime suite ran first)."""
+    runtime = (
+        "test_runtime.py::test_boot_partition_changes_apply_after_reboot_and_copies_stay[pi4-a]"
+    )
+    outcomes, board_dir = run(tmp_path, [runtime, PLAIN])
+    assert {o.outcome for o in outcomes.values()} == {"passed"}, outcomes
+    assert f"{OWED}: hil-boot-eth deleted" in log_of(board_dir, PLAIN).read_text()
