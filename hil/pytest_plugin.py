@@ -170,6 +170,9 @@ def board(request: pytest.FixtureRequest) -> Board:
             raise pytest.UsageError(f"--lab-fault: unknown fault {name!r}")
         if b.lab.supports(name):
             b.lab.set_fault(name, True)
+    # xdist does not keep a board's tests on one worker: a reboot owed in this worker
+    # could not be paid before another worker's test of the board; reboot at once
+    b.batch_reboots = not hasattr(request.config, "workerinput")
     request.addfinalizer(lambda: _pay_owed_reboot(request.config, b))
     return b
 

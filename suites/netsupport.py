@@ -154,7 +154,8 @@ def _undo(board: Board, shell: ShellSession, case: BootCase, reboot_now: bool) -
     if reboot_now:
         _retrying(board, shell, lambda: reboot(board, shell))
     else:
-        board.owe_reboot(f"undo of {case.describe()} (boot partition)")
+        why = f"undo of {case.describe()} (boot partition)"
+        _retrying(board, shell, lambda: board.reboot_later(shell, why))
 
 
 def _retrying(board: Board, shell: ShellSession, step, attempts: int = 3) -> None:

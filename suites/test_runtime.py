@@ -146,5 +146,5 @@ def test_boot_partition_changes_apply_after_reboot_and_copies_stay(
         # eth0 is left with no connection: NetworkManager makes its default wired
         # connection again at its next start (the next test must find the board as
         # it boots, whatever suite runs next)
-        board.owe_reboot(f"{con_id} deleted: eth0's default wired connection comes back at boot")
+        board.reboot_later(shell, f"{con_id} deleted: the default wired connection is made at boot")
         shell.run("nmcli connection up 'Wired connection 1'", timeout=60)

@@ -47,6 +47,9 @@ class Board:
     #: the running test reboots the board itself first (its boot-partition case's
     #: apply reboot, marker `boot_case`): what is owed is folded into that reboot
     folds_reboot: bool = False
+    #: owed reboots are allowed: this process runs every later test of the board (not
+    #: so in an xdist worker, which may get only some of them)
+    batch_reboots: bool = True
 
     def __init__(self, lab: LabConfig, config: BoardConfig) -> None:
         self.lab_config = lab
@@ -156,6 +159,15 @@ class Board:
         if self.reboot_owed and not self.folds_reboot:
             self.pay_reboot(session)
         return session
+
+    def reboot_later(self, shell: ShellSession, why: str) -> None:
+        """A reboot the board needs before another test: owed (`owe_reboot`) where this
+        process runs the board's next tests, else now (`batch_reboots` off)."""
+        if self.batch_reboots:
+            self.owe_reboot(why)
+        else:
+            shell.transcript.note(f"reboot now: {why}")
+            self.reboot(shell)
 
     def owe_reboot(self, why: str) -> None:
         """Leave a reboot for later: the next reboot pays it (a boot-partition case's
