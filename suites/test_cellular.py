@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from _net import curl, lookup
+from _net import curl, lookup, wait_network
 
 from hil.board import Board, modeswitch
 from hil.board.cellular import NMCLI, Cellular, CellularError
@@ -110,7 +110,7 @@ def other_links_down(cell: Cellular) -> None:
     """Ethernet and WiFi disconnected, once NetworkManager's startup is complete (after
     a power cycle, a link it has not activated yet would come up after the disconnect
     and take the default route: seen on the virtual rig)."""
-    cell.run("nm-online -s -q -t 90", timeout=105)
+    wait_network(cell.shell, seconds=90)
     for dev in ("eth0", "wlan0"):
         cell.run(f"{NMCLI} device disconnect {dev}")
 
