@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hil.faultmatrix import run_suites
+from tests.support.reboots import typed_reboots
 
 REPO = Path(__file__).resolve().parents[1]
 SIM_LAB = str(REPO / "lab-config" / "sim.yaml")
@@ -22,20 +23,19 @@ PLAIN = "test_ethernet.py::test_default_wired_connection_comes_up[pi4-a]"
 OWED = "reboot owed by an earlier test"
 
 
-def reboots(log: Path) -> int:
-    """The `reboot` commands the harness typed in one transcript."""
-    return sum(1 for line in log.read_text().splitlines() if "> { __hil_s=; reboot" in line)
-
-
 def run(tmp_path: Path, tests: list[str]) -> tuple[dict, Path]:
     transcripts = tmp_path / "transcripts"
     outcomes = run_suites(SIM_LAB, [], files=[SUITES / t for t in tests], transcripts=transcripts)
     return outcomes, transcripts / "pi4-a"
 
 
+def name_of(test: str) -> str:
+    """A test's transcript name (`test_x_pi4-a_`)."""
+    return test.split("::")[1].replace("[", "_").replace("]", "_")
+
+
 def log_of(board_dir: Path, test: str) -> Path:
-    name = test.split("::")[1].replace("[", "_").replace("]", "_")
-    return board_dir / f"{name}.log"
+    return board_dir / f"{name_of(test)}.log"
 
 
 def test_cases_in_a_row_cost_one_reboot_each_and_a_plain_test_pays_the_last_undo(
@@ -46,10 +46,12 @@ def test_cases_in_a_row_cost_one_reboot_each_and_a_plain_test_pays_the_last_undo
     assert len(outcomes) == 4, outcomes
     # each case reboots once to apply (the first one also undoes nothing; the others
     # undo the case before): 3 cases, 3 reboots, not 6
-    assert [reboots(log_of(board_dir, t)) for t in BOOT_CASES] == [1, 1, 1]
+    typed = typed_reboots(board_dir)
+    assert [typed[name_of(t)] for t in BOOT_CASES] == [1, 1, 1]
     # the plain test finds the last case undone: one reboot, with its reason
     plain = log_of(board_dir, PLAIN).read_text()
-    assert reboots(log_of(board_dir, PLAIN)) == 1
+    assert typed[name_of(PLAIN)] == 1
+    assert sum(typed.values()) == 4, typed
     assert f"{OWED}: undo of config.json country (boot partition)" in plain
     assert not (board_dir / "owed-reboot.log").exists()
 
@@ -59,7 +61,7 @@ def test_the_run_pays_what_is_still_owed_at_its_end(tmp_path: Path) -> None:
     assert {o.outcome for o in outcomes.values()} == {"passed"}, outcomes
     end = board_dir / "owed-reboot.log"
     assert end.exists(), sorted(p.name for p in board_dir.iterdir())
-    assert reboots(end) == 1
+    assert typed_reboots(board_dir)["owed-reboot"] == 1
     assert f"{OWED}: undo of system-connections/resin-wifi (boot partition)" in end.read_text()
 
 

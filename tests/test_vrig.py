@@ -26,6 +26,7 @@ from hil.vrig.build import build, find_kernel, module_order
 from hil.vrig.disk import default_config_json, make_boot_image
 from hil.vrig.options import qemu_options
 from hil.vrig.vm import qemu_command
+from tests.support.reboots import typed_reboots
 
 REPO = Path(__file__).resolve().parents[1]
 LAB = REPO / "lab-config" / "vrig.yaml"
@@ -289,11 +290,7 @@ def test_guest_boots_and_runs_the_ci_suites_unchanged(
             capture_output=True, text=True, env=env, timeout=1800, cwd=REPO,
         )  # fmt: skip
         verdicts = json.loads(outcomes.read_text()) if outcomes.exists() else {}
-        reboots = sum(
-            line.count("> { __hil_s=; reboot")
-            for log in (transcripts / "vrig-a").glob("*.log")
-            for line in log.read_text(errors="replace").splitlines()
-        )
+        reboots = sum(typed_reboots(transcripts / "vrig-a").values())
         print(f"vrig: {len(verdicts)} suite tests ({', '.join(CI_SUITES)}) in "
               f"{time.monotonic() - t0:.1f}s, {reboots} reboots")  # fmt: skip
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
